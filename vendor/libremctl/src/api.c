@@ -1,0 +1,266 @@
+/*
+ * The public handle API of PROTOCOL.md §5: creating, opening, settings,
+ * commands, answers, closing. Protocol details live in the protocol files.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+struct remctl *
+remctl_new(void)
+{
+    struct remctl *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->fd = -1;
+    r->state = STATE_IDLE;
+    return r;
+}
+
+/* Replaces *slot with a copy of value (NULL allowed). */
+static int
+replace_string(struct remctl *r, char **slot, const char *value)
+{
+    char *copy = NULL;
+
+    if (value != NULL && (copy = strdup(value)) == NULL) {
+        remctl_set_error(r, "cannot allocate memory");
+        return 0;
+    }
+    free(*slot);
+    *slot = copy;
+    return 1;
+}
+
+/* Closes any open connection and records where the new one goes. */
+static int
+prepare_open(struct remctl *r, const char *host, unsigned short port,
+             const char *principal, bool reopenable)
+{
+    const char *forced = getenv("REMCTL_TEST_PROTOCOL");
+
+    remctl_disconnect(r, true);
+    if (host == NULL) {
+        remctl_set_error(r, "no host given");
+        return 0;
+    }
+    if (!replace_string(r, &r->host, host)
+        || !replace_string(r, &r->principal, principal))
+        return 0;
+    r->port = port;
+    r->reopenable = reopenable;
+    /* Test hook, not API: REMCTL_TEST_PROTOCOL=1 speaks protocol 1. */
+    r->force_protocol = forced != NULL ? atoi(forced) : 0;
+    return 1;
+}
+
+/* Authenticates over the connected socket; tears it down on failure. */
+static int
+finish_open(struct remctl *r)
+{
+    if (remctl_establish(r, r->host, r->principal))
+        return 1;
+    remctl_disconnect(r, false);
+    return 0;
+}
+
+int
+remctl_open(struct remctl *r, const char *host, unsigned short port,
+            const char *principal)
+{
+    if (!prepare_open(r, host, port, principal, true))
+        return 0;
+    if (!remctl_connect_host(r, host, port))
+        return 0;
+    return finish_open(r);
+}
+
+int
+remctl_open_addrinfo(struct remctl *r, const char *host,
+                     const struct addrinfo *ai, const char *principal)
+{
+    if (!prepare_open(r, host, 0, principal, false))
+        return 0;
+    if (!remctl_connect_addrinfo(r, host, ai))
+        return 0;
+    return finish_open(r);
+}
+
+int
+remctl_open_sockaddr(struct remctl *r, const char *host,
+                     const struct sockaddr *addr, int addrlen,
+                     const char *principal)
+{
+    if (!prepare_open(r, host, 0, principal, false))
+        return 0;
+    if (!remctl_connect_sockaddr(r, host, addr, addrlen))
+        return 0;
+    return finish_open(r);
+}
+
+int
+remctl_open_fd(struct remctl *r, const char *host, int fd,
+               const char *principal)
+{
+    if (!prepare_open(r, host, 0, principal, false))
+        return 0;
+    if (fd < 0) {
+        remctl_set_error(r, "invalid file descriptor %d", fd);
+        return 0;
+    }
+    if (!remctl_socket_ready(r, fd)) {
+        remctl_set_errno_error(r, "cannot use file descriptor", errno);
+        return 0;
+    }
+    r->fd = fd;
+    return finish_open(r);
+}
+
+int
+remctl_set_ccache(struct remctl *r, const char *ccache)
+{
+    const char *load_error;
+    const struct gss_functions *gss = gss_load(&load_error);
+
+    /* Without any GSS-API library, open reports that; keep the setting. */
+    if (gss != NULL && gss->acquire_cred_from == NULL
+        && gss->krb5_ccache_name == NULL) {
+        remctl_set_error(r, "setting credential cache not supported");
+        return 0;
+    }
+    return replace_string(r, &r->ccache, ccache);
+}
+
+int
+remctl_set_source_ip(struct remctl *r, const char *source)
+{
+    unsigned char address[sizeof(struct in6_addr)];
+
+    if (source != NULL && inet_pton(AF_INET, source, address) != 1
+        && inet_pton(AF_INET6, source, address) != 1) {
+        remctl_set_error(r, "invalid source IP address %s", source);
+        return 0;
+    }
+    return replace_string(r, &r->source, source);
+}
+
+int
+remctl_set_timeout(struct remctl *r, time_t seconds)
+{
+    if (seconds < 0) {
+        remctl_set_error(r, "invalid timeout %ld", (long) seconds);
+        return 0;
+    }
+    r->timeout = seconds;
+    return 1;
+}
+
+int
+remctl_commandv(struct remctl *r, const struct iovec *command, size_t count)
+{
+    size_t i;
+
+    remctl_release_output(r);
+    if (count == 0) {
+        remctl_set_error(r, "cannot send empty command");
+        return 0;
+    }
+    if (count > UINT32_MAX) {
+        remctl_set_error(r, "too many arguments");
+        return 0;
+    }
+    for (i = 0; i < count; i++)
+        if (command[i].iov_len > UINT32_MAX) {
+            remctl_set_error(r, "argument %zu too long", i);
+            return 0;
+        }
+    /* A new command before the last answer was read: start afresh. */
+    if (r->state != STATE_IDLE)
+        remctl_disconnect(r, false);
+    if (!remctl_ensure_open(r))
+        return 0;
+    if (r->protocol == 1)
+        return remctl_v1_command(r, command, count);
+    return remctl_v2_command(r, command, count);
+}
+
+int
+remctl_command(struct remctl *r, const char **argv)
+{
+    struct iovec *vector;
+    size_t count = 0, i;
+    int ok;
+
+    while (argv != NULL && argv[count] != NULL)
+        count++;
+    if (count == 0) {
+        remctl_set_error(r, "cannot send empty command");
+        return 0;
+    }
+    vector = calloc(count, sizeof(*vector));
+    if (vector == NULL) {
+        remctl_set_error(r, "cannot allocate memory");
+        return 0;
+    }
+    for (i = 0; i < count; i++) {
+        vector[i].iov_base = (void *) argv[i];
+        vector[i].iov_len = strlen(argv[i]);
+    }
+    ok = remctl_commandv(r, vector, count);
+    free(vector);
+    return ok;
+}
+
+struct remctl_output *
+remctl_output(struct remctl *r)
+{
+    remctl_release_output(r);
+    if (r->state == STATE_IDLE) {
+        if (r->host == NULL) {
+            remctl_set_error(r, "no connection open");
+            return NULL;
+        }
+        r->output.type = REMCTL_OUT_DONE;
+        return &r->output;
+    }
+    if (r->protocol == 1)
+        return remctl_v1_output(r);
+    return remctl_v2_output(r);
+}
+
+int
+remctl_noop(struct remctl *r)
+{
+    remctl_release_output(r);
+    if (r->state != STATE_IDLE)
+        remctl_disconnect(r, false);
+    if (!remctl_ensure_open(r))
+        return 0;
+    if (r->protocol == 1) {
+        remctl_set_error(r, "NOOP message not supported");
+        return 0;
+    }
+    return remctl_v2_noop(r);
+}
+
+void
+remctl_close(struct remctl *r)
+{
+    if (r == NULL)
+        return;
+    remctl_disconnect(r, true);
+    free(r->host);
+    free(r->principal);
+    free(r->ccache);
+    free(r->source);
+    free(r->error);
+    free(r);
+}

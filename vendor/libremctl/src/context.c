@@ -1,0 +1,275 @@
+/*
+ * The opening exchange (PROTOCOL.md §2 and §4), credential selection, and
+ * teardown of a connection.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Flags we ask for, and those protocol 2 requires the server to grant. */
+#define REQUESTED_FLAGS                                                       \
+    (GSS_C_MUTUAL_FLAG | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG                   \
+     | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG)
+#define REQUIRED_FLAGS (GSS_C_MUTUAL_FLAG | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG)
+
+/* The server's name: host@HOST without a principal, else the principal. */
+static int
+import_server_name(struct remctl *r, const char *host, const char *principal,
+                   gss_name_t *name)
+{
+    gss_buffer_desc buffer;
+    OM_uint32 major, minor;
+    char *service = NULL;
+    gss_OID type;
+
+    if (principal != NULL) {
+        buffer.value = (void *) principal;
+        buffer.length = strlen(principal);
+        type = GSS_OID_ARG(gss_oid_nt_user_name);
+    } else {
+        if (asprintf(&service, "host@%s", host) < 0) {
+            remctl_set_error(r, "cannot allocate memory");
+            return 0;
+        }
+        buffer.value = service;
+        buffer.length = strlen(service);
+        type = GSS_OID_ARG(gss_oid_nt_hostbased_service);
+    }
+    major = r->gss->import_name(&minor, &buffer, type, name);
+    free(service);
+    if (major != GSS_S_COMPLETE) {
+        remctl_set_gss_error(r, "parsing name", major, minor);
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Credentials from the handle's ticket cache, without touching any other
+ * handle or thread: gss_acquire_cred_from where the library has it, else the
+ * per-thread cache name set only around gss_acquire_cred, then restored.
+ */
+static int
+acquire_credentials(struct remctl *r, gss_cred_id_t *cred)
+{
+    gss_OID_set_desc mechs = {1, GSS_OID_ARG(gss_oid_krb5_mech)};
+    const struct gss_functions *gss = r->gss;
+    OM_uint32 major, minor;
+
+    *cred = GSS_C_NO_CREDENTIAL;
+    if (r->ccache == NULL)
+        return 1;
+    if (gss->acquire_cred_from != NULL && getenv("REMCTL_TEST_NO_CRED_FROM") == NULL) {
+        gss_key_value_element_desc element = {"ccache", r->ccache};
+        gss_key_value_set_desc store = {1, &element};
+
+        major = gss->acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
+                                       &mechs, GSS_C_INITIATE, &store, cred,
+                                       NULL, NULL);
+    } else if (gss->krb5_ccache_name != NULL) {
+        const char *previous = NULL;
+        char *saved = NULL;
+        OM_uint32 restore_minor;
+
+        major = gss->krb5_ccache_name(&minor, r->ccache, &previous);
+        if (major != GSS_S_COMPLETE) {
+            remctl_set_gss_error(r, "setting credential cache", major, minor);
+            return 0;
+        }
+        if (previous != NULL && (saved = strdup(previous)) == NULL) {
+            gss->krb5_ccache_name(&restore_minor, NULL, NULL);
+            remctl_set_error(r, "cannot allocate memory");
+            return 0;
+        }
+        major = gss->acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
+                                  &mechs, GSS_C_INITIATE, cred, NULL, NULL);
+        gss->krb5_ccache_name(&restore_minor, saved, NULL);
+        free(saved);
+    } else {
+        remctl_set_error(r, "setting credential cache not supported");
+        return 0;
+    }
+    if (major != GSS_S_COMPLETE) {
+        remctl_set_gss_error(r, "acquiring credentials", major, minor);
+        *cred = GSS_C_NO_CREDENTIAL;
+        return 0;
+    }
+    return 1;
+}
+
+/* The gss_init_sec_context loop, exchanging tokens with the server. */
+static int
+negotiate(struct remctl *r, gss_cred_id_t cred, gss_name_t name,
+          OM_uint32 *granted)
+{
+    const struct gss_functions *gss = r->gss;
+    gss_buffer_desc in = GSS_C_EMPTY_BUFFER, out;
+    gss_buffer_t in_ptr = GSS_C_NO_BUFFER;
+    OM_uint32 major, minor, release_minor;
+    unsigned char flags;
+    int sent;
+
+    for (;;) {
+        out.length = 0;
+        out.value = NULL;
+        major = gss->init_sec_context(
+            &minor, cred, &r->context, name, GSS_OID_ARG(gss_oid_krb5_mech),
+            REQUESTED_FLAGS, 0, GSS_C_NO_CHANNEL_BINDINGS, in_ptr, NULL, &out,
+            granted, NULL);
+        sent = 1;
+        if (out.length > 0 && !GSS_ERROR(major)) {
+            flags = TOKEN_CONTEXT | (r->protocol > 1 ? TOKEN_PROTOCOL : 0);
+            sent = remctl_token_send(r, flags, out.value, out.length,
+                                     "error sending token");
+        }
+        if (out.value != NULL)
+            gss->release_buffer(&release_minor, &out);
+        if (GSS_ERROR(major)) {
+            remctl_set_gss_error(r, "initializing context", major, minor);
+            return 0;
+        }
+        if (!sent)
+            return 0;
+        if (!(major & GSS_S_CONTINUE_NEEDED))
+            return 1;
+        if (!remctl_token_recv(r, &flags, &in))
+            return 0;
+        if (!(flags & TOKEN_CONTEXT)) {
+            remctl_set_error(r, "unexpected token flags 0x%02x from server "
+                                "during authentication", flags);
+            return 0;
+        }
+        /* A server that drops the PROTOCOL flag speaks protocol 1. */
+        if (r->protocol > 1 && !(flags & TOKEN_PROTOCOL))
+            r->protocol = 1;
+        in_ptr = &in;
+    }
+}
+
+int
+remctl_establish(struct remctl *r, const char *host, const char *principal)
+{
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+    gss_name_t name = GSS_C_NO_NAME;
+    OM_uint32 granted = 0, minor;
+    const char *load_error = NULL;
+    unsigned char flags;
+    int ok = 0;
+
+    r->gss = gss_load(&load_error);
+    if (r->gss == NULL) {
+        remctl_set_error(r, "%s", load_error);
+        return 0;
+    }
+    r->protocol = r->force_protocol == 1 ? 1 : 2;
+    flags = TOKEN_NOOP | TOKEN_CONTEXT_NEXT
+            | (r->protocol > 1 ? TOKEN_PROTOCOL : 0);
+    if (!remctl_token_send(r, flags, "", 0, "error sending token"))
+        return 0;
+    if (!import_server_name(r, host, principal, &name))
+        return 0;
+    if (acquire_credentials(r, &cred) && negotiate(r, cred, name, &granted)) {
+        /* Some libraries report flags late: check only once complete. */
+        if (r->protocol > 1 && (granted & REQUIRED_FLAGS) != REQUIRED_FLAGS)
+            remctl_set_error(r, "server did not negotiate acceptable GSS-API "
+                                "flags");
+        else
+            ok = 1;
+    }
+    if (cred != GSS_C_NO_CREDENTIAL)
+        r->gss->release_cred(&minor, &cred);
+    r->gss->release_name(&minor, &name);
+    return ok;
+}
+
+void
+remctl_release_output(struct remctl *r)
+{
+    OM_uint32 minor;
+
+    if (r->unwrapped.value != NULL)
+        r->gss->release_buffer(&minor, &r->unwrapped);
+    r->unwrapped.value = NULL;
+    r->unwrapped.length = 0;
+    memset(&r->output, 0, sizeof(r->output));
+}
+
+void
+remctl_disconnect(struct remctl *r, bool send_quit)
+{
+    static const unsigned char quit[2] = {2, MSG_QUIT};
+    OM_uint32 minor;
+
+    remctl_release_output(r);
+    if (r->fd >= 0 && send_quit && r->protocol > 1
+        && r->context != GSS_C_NO_CONTEXT) {
+        time_t timeout = r->timeout;
+        char *error = r->error;
+
+        /* Best effort, and never a long wait: the caller is closing. */
+        r->error = NULL;
+        if (r->timeout == 0 || r->timeout > 1)
+            r->timeout = 1;
+        remctl_token_send_wrapped(r, TOKEN_DATA | TOKEN_PROTOCOL, quit,
+                                  sizeof(quit));
+        r->timeout = timeout;
+        free(r->error);
+        r->error = error;
+    }
+    if (r->context != GSS_C_NO_CONTEXT)
+        r->gss->delete_sec_context(&minor, &r->context, GSS_C_NO_BUFFER);
+    r->context = GSS_C_NO_CONTEXT;
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    remctl_reader_free(&r->reader);
+    free(r->v1_data);
+    r->v1_data = NULL;
+    r->v1_length = 0;
+    r->state = STATE_IDLE;
+}
+
+/* Opens the connection again to the same host, port and principal. */
+static int
+reopen(struct remctl *r)
+{
+    if (!remctl_connect_host(r, r->host, r->port))
+        return 0;
+    if (!remctl_establish(r, r->host, r->principal)) {
+        remctl_disconnect(r, false);
+        return 0;
+    }
+    return 1;
+}
+
+int
+remctl_ensure_open(struct remctl *r)
+{
+    int state;
+
+    if (r->host == NULL) {
+        remctl_set_error(r, "no connection open");
+        return 0;
+    }
+    if (r->fd >= 0) {
+        state = remctl_connection_state(r);
+        if (state == 0)
+            return 1;
+        remctl_disconnect(r, false);
+        if (state < 0) {
+            remctl_set_error(r, "unexpected data from server before command");
+            return 0;
+        }
+    }
+    if (!r->reopenable) {
+        remctl_set_error(r, "connection to %s closed and cannot be reopened "
+                            "(it was opened from an address or a file "
+                            "descriptor)", r->host);
+        return 0;
+    }
+    return reopen(r);
+}

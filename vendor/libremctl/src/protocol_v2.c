@@ -1,0 +1,229 @@
+/*
+ * Commands and answers of protocols 2 and 3 (PROTOCOL.md §3).
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+/* Prefix of every COMMAND token: version, type, keep-alive, continue. */
+#define COMMAND_PREFIX 4u
+
+/* Splits a command across tokens of at most TOKEN_MAX_DATA octets. */
+struct command_writer {
+    struct remctl *r;
+    unsigned char *buffer;
+    size_t used;
+    bool first;
+};
+
+/* Sends the buffered part; more tells whether further parts follow. */
+static int
+writer_flush(struct command_writer *w, bool more)
+{
+    unsigned char status;
+
+    if (w->first)
+        status = more ? 1 : 0;
+    else
+        status = more ? 2 : 3;
+    w->buffer[3] = status;
+    w->first = false;
+    if (!remctl_token_send_wrapped(w->r, TOKEN_DATA | TOKEN_PROTOCOL,
+                                   w->buffer, w->used))
+        return 0;
+    w->used = COMMAND_PREFIX;
+    return 1;
+}
+
+/* Appends a count or length, never split across tokens. */
+static int
+writer_u32(struct command_writer *w, uint32_t value)
+{
+    if (TOKEN_MAX_DATA - w->used < 4 && !writer_flush(w, true))
+        return 0;
+    put_u32(w->buffer + w->used, value);
+    w->used += 4;
+    return 1;
+}
+
+static int
+writer_bytes(struct command_writer *w, const unsigned char *data,
+             size_t length)
+{
+    size_t room, n;
+
+    while (length > 0) {
+        if (w->used == TOKEN_MAX_DATA && !writer_flush(w, true))
+            return 0;
+        room = TOKEN_MAX_DATA - w->used;
+        n = length < room ? length : room;
+        memcpy(w->buffer + w->used, data, n);
+        w->used += n;
+        data += n;
+        length -= n;
+    }
+    return 1;
+}
+
+int
+remctl_v2_command(struct remctl *r, const struct iovec *command, size_t count)
+{
+    struct command_writer w;
+    size_t i;
+    int ok;
+
+    w.buffer = malloc(TOKEN_MAX_DATA);
+    if (w.buffer == NULL) {
+        remctl_set_error(r, "cannot allocate memory");
+        return 0;
+    }
+    w.r = r;
+    w.first = true;
+    w.buffer[0] = 2;
+    w.buffer[1] = MSG_COMMAND;
+    w.buffer[2] = 1; /* keep-alive: always */
+    w.used = COMMAND_PREFIX;
+    ok = writer_u32(&w, (uint32_t) count);
+    for (i = 0; ok && i < count; i++)
+        ok = writer_u32(&w, (uint32_t) command[i].iov_len)
+             && writer_bytes(&w, command[i].iov_base, command[i].iov_len);
+    ok = ok && writer_flush(&w, false);
+    free(w.buffer);
+    if (!ok) {
+        remctl_disconnect(r, false);
+        return 0;
+    }
+    r->state = STATE_WAITING;
+    return 1;
+}
+
+/* Fails the command: the connection is in an unknown state, so drop it. */
+static struct remctl_output *
+fail_output(struct remctl *r)
+{
+    remctl_disconnect(r, false);
+    return NULL;
+}
+
+/* Reads one message; checks its version and gives its type and body. */
+static int
+read_message(struct remctl *r, int *type, const unsigned char **body,
+             size_t *length)
+{
+    unsigned char flags;
+    const unsigned char *message;
+
+    if (!remctl_token_recv_unwrapped(r, &flags, &r->unwrapped)) {
+        r->unwrapped.value = NULL;
+        r->unwrapped.length = 0;
+        return 0;
+    }
+    message = r->unwrapped.value;
+    if (r->unwrapped.length < 2) {
+        remctl_set_error(r, "malformed result token from server");
+        return 0;
+    }
+    if (message[0] < 2 || message[0] > 3) {
+        remctl_set_error(r, "unknown protocol version %d from server",
+                         message[0]);
+        return 0;
+    }
+    *type = message[1];
+    *body = message + 2;
+    *length = r->unwrapped.length - 2;
+    return 1;
+}
+
+static int
+unexpected_type(struct remctl *r, int type)
+{
+    if (type >= MSG_COMMAND && type <= MSG_NOOP)
+        remctl_set_error(r, "unexpected message type %d from server", type);
+    else
+        remctl_set_error(r, "unknown message type %d from server", type);
+    return 0;
+}
+
+/* Parses one answer message into r->output. */
+static int
+parse_answer(struct remctl *r, int type, const unsigned char *body,
+             size_t length)
+{
+    struct remctl_output *out = &r->output;
+
+    switch (type) {
+    case MSG_OUTPUT:
+        if (length < 5 || (body[0] != 1 && body[0] != 2)
+            || get_u32(body + 1) != length - 5)
+            break;
+        out->type = REMCTL_OUT_OUTPUT;
+        out->stream = body[0];
+        out->data = (char *) body + 5;
+        out->length = length - 5;
+        return 1;
+    case MSG_STATUS:
+        if (length != 1)
+            break;
+        out->type = REMCTL_OUT_STATUS;
+        out->status = body[0];
+        r->state = STATE_IDLE;
+        return 1;
+    case MSG_ERROR:
+        if (length < 8 || get_u32(body + 4) != length - 8)
+            break;
+        out->type = REMCTL_OUT_ERROR;
+        out->error = (int) get_u32(body);
+        out->data = (char *) body + 8;
+        out->length = length - 8;
+        r->state = STATE_IDLE;
+        return 1;
+    default:
+        return unexpected_type(r, type);
+    }
+    remctl_set_error(r, "malformed result token from server");
+    return 0;
+}
+
+struct remctl_output *
+remctl_v2_output(struct remctl *r)
+{
+    const unsigned char *body;
+    size_t length;
+    int type;
+
+    if (!read_message(r, &type, &body, &length)
+        || !parse_answer(r, type, body, length))
+        return fail_output(r);
+    return &r->output;
+}
+
+int
+remctl_v2_noop(struct remctl *r)
+{
+    static const unsigned char noop[2] = {3, MSG_NOOP};
+    const unsigned char *body;
+    size_t length;
+    int type, ok = 0;
+
+    if (!remctl_token_send_wrapped(r, TOKEN_DATA | TOKEN_PROTOCOL, noop,
+                                   sizeof(noop))
+        || !read_message(r, &type, &body, &length)) {
+        fail_output(r);
+        return 0;
+    }
+    if (type == MSG_NOOP && length == 0)
+        ok = 1;
+    else if (type == MSG_VERSION && length == 1)
+        /* A protocol 2 server; the connection stays usable. */
+        remctl_set_error(r, "NOOP message not supported");
+    else if (type == MSG_NOOP || type == MSG_VERSION)
+        remctl_set_error(r, "malformed result token from server");
+    else
+        unexpected_type(r, type);
+    remctl_release_output(r);
+    if (!ok && type != MSG_VERSION)
+        fail_output(r);
+    return ok;
+}

@@ -1,0 +1,255 @@
+/*
+ * Token framing (PROTOCOL.md §1) and socket I/O.
+ *
+ * Each token goes out with one sendmsg. Incoming bytes are read into a
+ * buffer as many at a time as the socket has, so one recv usually yields
+ * several tokens; a token is handed on as a pointer into that buffer. After
+ * every read we ask for an immediate ACK (TCP_QUICKACK): stock remctld sends
+ * OUTPUT and STATUS as two small segments, and without it the second waits
+ * for our delayed ACK, about 40 ms.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#define READER_INITIAL_SIZE (64u * 1024u)
+
+void
+remctl_reader_free(struct token_reader *reader)
+{
+    free(reader->buffer);
+    memset(reader, 0, sizeof(*reader));
+}
+
+static void
+set_io_error(struct remctl *r, const char *prefix, int err)
+{
+    if (err == ETIMEDOUT)
+        remctl_set_error(r, "%s: timed out", prefix);
+    else
+        remctl_set_errno_error(r, prefix, err);
+}
+
+int
+remctl_token_send(struct remctl *r, unsigned char flags, const void *data,
+                  size_t length, const char *prefix)
+{
+    unsigned char header[TOKEN_HEADER_LENGTH];
+    struct iovec iov[2];
+    struct msghdr msg;
+    ssize_t sent;
+    size_t first = 0;
+
+    header[0] = flags;
+    put_u32(header + 1, (uint32_t) length);
+    iov[0].iov_base = header;
+    iov[0].iov_len = sizeof(header);
+    iov[1].iov_base = (void *) data;
+    iov[1].iov_len = length;
+    while (first < 2) {
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = iov + first;
+        msg.msg_iovlen = 2 - first;
+        sent = sendmsg(r->fd, &msg, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (remctl_wait_fd(r, r->fd, POLLOUT) > 0)
+                    continue;
+            }
+            set_io_error(r, prefix, errno);
+            return 0;
+        }
+        /* Step past what went out; a partial write continues mid-iovec. */
+        while (first < 2 && (size_t) sent >= iov[first].iov_len) {
+            sent -= (ssize_t) iov[first].iov_len;
+            first++;
+        }
+        if (first < 2) {
+            iov[first].iov_base = (char *) iov[first].iov_base + sent;
+            iov[first].iov_len -= (size_t) sent;
+        }
+    }
+    return 1;
+}
+
+/* Makes room for need bytes of one token at the reader's start. */
+static int
+reader_reserve(struct remctl *r, size_t need)
+{
+    struct token_reader *reader = &r->reader;
+    size_t have = reader->end - reader->start;
+
+    if (reader->start + need <= reader->size)
+        return 1;
+    if (need > reader->size) {
+        size_t size = need * 4 < TOKEN_MAX_LENGTH ? need * 4 : need;
+        unsigned char *buffer;
+
+        if (size < READER_INITIAL_SIZE)
+            size = READER_INITIAL_SIZE;
+        if (reader->start > 0 && have > 0)
+            memmove(reader->buffer, reader->buffer + reader->start, have);
+        buffer = realloc(reader->buffer, size);
+        if (buffer == NULL) {
+            remctl_set_error(r, "error receiving token: cannot allocate memory");
+            return 0;
+        }
+        reader->buffer = buffer;
+        reader->size = size;
+    } else if (have > 0) {
+        memmove(reader->buffer, reader->buffer + reader->start, have);
+    }
+    reader->start = 0;
+    reader->end = have;
+    return 1;
+}
+
+/* Reads until the reader holds at least need bytes. */
+static int
+reader_fill(struct remctl *r, size_t need)
+{
+    struct token_reader *reader = &r->reader;
+    static const int on = 1;
+    ssize_t got;
+    int ready;
+
+    if (!reader_reserve(r, need))
+        return 0;
+    while (reader->end - reader->start < need) {
+        got = recv(r->fd, reader->buffer + reader->end,
+                   reader->size - reader->end, 0);
+        if (got > 0) {
+            reader->end += (size_t) got;
+            setsockopt(r->fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+            continue;
+        }
+        if (got == 0) {
+            remctl_set_error(r, "error receiving token: unexpected end of file");
+            return 0;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            set_io_error(r, "error receiving token", errno);
+            return 0;
+        }
+        ready = remctl_wait_fd(r, r->fd, POLLIN);
+        if (ready <= 0) {
+            set_io_error(r, "error receiving token", errno);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+remctl_token_recv(struct remctl *r, unsigned char *flags,
+                  gss_buffer_desc *payload)
+{
+    struct token_reader *reader = &r->reader;
+    uint32_t length;
+
+    if (!reader_fill(r, TOKEN_HEADER_LENGTH))
+        return 0;
+    *flags = reader->buffer[reader->start];
+    length = get_u32(reader->buffer + reader->start + 1);
+    if (length > TOKEN_MAX_LENGTH - TOKEN_HEADER_LENGTH) {
+        remctl_set_error(r, "error receiving token: token too large");
+        return 0;
+    }
+    if (!reader_fill(r, TOKEN_HEADER_LENGTH + length))
+        return 0;
+    payload->value = reader->buffer + reader->start + TOKEN_HEADER_LENGTH;
+    payload->length = length;
+    /* The payload stays in place until the next read. */
+    reader->start += TOKEN_HEADER_LENGTH + length;
+    if (reader->start == reader->end)
+        reader->start = reader->end = 0;
+    return 1;
+}
+
+int
+remctl_token_send_wrapped(struct remctl *r, unsigned char flags,
+                          const void *data, size_t length)
+{
+    gss_buffer_desc in, out = GSS_C_EMPTY_BUFFER;
+    OM_uint32 major, minor;
+    int conf = 0, ok;
+
+    in.value = (void *) data;
+    in.length = length;
+    major = r->gss->wrap(&minor, r->context, 1, GSS_C_QOP_DEFAULT, &in, &conf,
+                         &out);
+    if (major != GSS_S_COMPLETE) {
+        remctl_set_gss_error(r, "wrapping token", major, minor);
+        return 0;
+    }
+    ok = conf ? remctl_token_send(r, flags, out.value, out.length,
+                                  "error sending token")
+              : 0;
+    if (!conf)
+        remctl_set_error(r, "GSS-API error wrapping token: "
+                            "confidentiality not available");
+    r->gss->release_buffer(&minor, &out);
+    return ok;
+}
+
+int
+remctl_token_recv_unwrapped(struct remctl *r, unsigned char *flags,
+                            gss_buffer_desc *message)
+{
+    gss_buffer_desc payload;
+    OM_uint32 major, minor;
+    int conf = 0;
+
+    if (!remctl_token_recv(r, flags, &payload))
+        return 0;
+    if (*flags != (TOKEN_DATA | TOKEN_PROTOCOL)) {
+        remctl_set_error(r, "unexpected token flags 0x%02x from server",
+                         *flags);
+        return 0;
+    }
+    major = r->gss->unwrap(&minor, r->context, &payload, message, &conf, NULL);
+    if (major != GSS_S_COMPLETE) {
+        remctl_set_gss_error(r, "unwrapping token", major, minor);
+        return 0;
+    }
+    if (!conf) {
+        r->gss->release_buffer(&minor, message);
+        remctl_set_error(r, "unencrypted token from server");
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Whether a kept-alive connection is still usable before we send a command:
+ * 0 when it is, 1 when the server has closed it (reopen it), -1 when the
+ * server sent something nobody asked for.
+ */
+int
+remctl_connection_state(struct remctl *r)
+{
+    struct pollfd pfd;
+    unsigned char byte;
+    ssize_t got;
+
+    if (r->reader.end > r->reader.start)
+        return -1;
+    pfd.fd = r->fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) <= 0)
+        return 0;
+    got = recv(r->fd, &byte, 1, MSG_PEEK);
+    if (got > 0)
+        return -1;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    return 1;
+}
