@@ -113,6 +113,10 @@ def test_set_ccache(
     good.close()
 
 
+@pytest.mark.ours_only(
+    reason="ours reopens a kept-alive connection the server has closed; "
+    "Debian's libremctl1 fails with 'unexpected end of file'"
+)
 def test_reopen_after_server_restart(server: Any) -> None:
     r = remctl.Remctl(server.host, server.port, server.principal)
     assert run(r, ["test", "echo", "before"]).stdout == b"before\n"
@@ -213,6 +217,10 @@ else:
 """
 
 
+@pytest.mark.ours_only(
+    reason="only ours loads GSS-API at run time (REMCTL_GSSAPI_LIBRARY); "
+    "Debian's libremctl1 links libgssapi_krb5 and ignores it"
+)
 def test_no_gssapi_library(server: Any) -> None:
     missing = "/nonexistent/libgssapi.so"
     package_root = str(Path(remctl.__file__).resolve().parent.parent)

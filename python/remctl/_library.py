@@ -1,6 +1,9 @@
 """Find and load the C library, libremctl.so.1.
 
-The library normally sits inside the installed package, next to this file.
+The library normally sits inside the installed package, next to this file;
+it is found from ``__file__`` rather than through importlib.resources, which
+would add pathlib and zipfile to every import (about 10 ms) for nothing: a
+shared library inside a zip archive cannot be loaded anyway.
 Setting ``$REMCTL_LIBRARY`` to the path of another ``libremctl.so.1`` (for
 example a system one) loads that instead.
 """
@@ -9,8 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-from importlib import resources
-from pathlib import Path
 
 ENVIRONMENT_VARIABLE = "REMCTL_LIBRARY"
 SONAME = "libremctl.so.1"
@@ -21,13 +22,7 @@ def library_path() -> str:
     override = os.environ.get(ENVIRONMENT_VARIABLE)
     if override:
         return override
-    try:
-        resource = resources.files(__package__ or "remctl").joinpath(SONAME)
-        if isinstance(resource, Path) and resource.is_file():
-            return str(resource)
-    except (ImportError, TypeError, ValueError):
-        pass
-    return str(Path(__file__).resolve().with_name(SONAME))
+    return os.path.join(os.path.dirname(os.path.realpath(__file__)), SONAME)
 
 
 def load_library() -> ctypes.CDLL:

@@ -147,6 +147,9 @@ class RemctlHandle:
 
     def __init__(self, pointer: int) -> None:
         self._pointer: int | None = pointer
+        # Some libremctl builds (Debian's 3.18) keep the host and principal
+        # pointers for reconnecting: the strings must outlive the open.
+        self.open_strings: tuple[bytes | None, ...] = ()
         self._finalizer = weakref.finalize(self, _lib.remctl_close, c_void_p(pointer))
 
     @property
@@ -266,6 +269,7 @@ def remctl_open(
     """Open a connection; port 0 means the default (4373, then 4444)."""
     c_host = _cstring(host, "host")
     c_principal = _optional_cstring(principal, "principal")
+    handle.open_strings = (c_host, c_principal)
     return bool(_lib.remctl_open(handle.pointer(), c_host, _port(port), c_principal))
 
 
@@ -297,6 +301,7 @@ def remctl_open_addrinfo(
         if index + 1 < len(addresses):
             node.ai_next = ctypes.pointer(nodes[index + 1])
     first = ctypes.pointer(nodes[0])
+    handle.open_strings = (c_host, c_principal)
     return bool(_lib.remctl_open_addrinfo(handle.pointer(), c_host, first, c_principal))
 
 
@@ -310,6 +315,7 @@ def remctl_open_sockaddr(
     c_host = _optional_cstring(host, "host")
     c_principal = _optional_cstring(principal, "principal")
     buffer = ctypes.create_string_buffer(bytes(sockaddr), len(sockaddr))
+    handle.open_strings = (c_host, c_principal)
     return bool(
         _lib.remctl_open_sockaddr(
             handle.pointer(), c_host, buffer, len(sockaddr), c_principal
@@ -329,6 +335,7 @@ def remctl_open_fd(
     """
     c_host = _optional_cstring(host, "host")
     c_principal = _optional_cstring(principal, "principal")
+    handle.open_strings = (c_host, c_principal)
     return bool(_lib.remctl_open_fd(handle.pointer(), c_host, fd, c_principal))
 
 

@@ -7,9 +7,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -62,24 +64,56 @@ prepare_open(struct remctl *r, const char *host, unsigned short port,
     return 1;
 }
 
+/*
+ * A failed open leaves no connection and nothing to reopen: later calls
+ * report "no connection open", as after remctl_new.
+ */
+static int
+open_failed(struct remctl *r)
+{
+    remctl_disconnect(r, false);
+    free(r->host);
+    free(r->principal);
+    r->host = NULL;
+    r->principal = NULL;
+    return 0;
+}
+
 /* Authenticates over the connected socket; tears it down on failure. */
 static int
 finish_open(struct remctl *r)
 {
     if (remctl_establish(r, r->host, r->principal))
         return 1;
-    remctl_disconnect(r, false);
-    return 0;
+    return open_failed(r);
+}
+
+/*
+ * The forms that take an address or a descriptor may be given no host when
+ * the principal is given (the host only names the default principal). The
+ * peer's numeric address then stands for it in messages, else fallback.
+ */
+static const char *
+peer_name(const char *host, const char *principal,
+          const struct sockaddr *addr, socklen_t length, char *buffer,
+          size_t size, const char *fallback)
+{
+    if (host != NULL || principal == NULL)
+        return host;
+    if (addr != NULL && length > 0
+        && getnameinfo(addr, length, buffer, size, NULL, 0, NI_NUMERICHOST)
+               == 0)
+        return buffer;
+    return fallback;
 }
 
 int
 remctl_open(struct remctl *r, const char *host, unsigned short port,
             const char *principal)
 {
-    if (!prepare_open(r, host, port, principal, true))
-        return 0;
-    if (!remctl_connect_host(r, host, port))
-        return 0;
+    if (!prepare_open(r, host, port, principal, true)
+        || !remctl_connect_host(r, host, port))
+        return open_failed(r);
     return finish_open(r);
 }
 
@@ -87,10 +121,14 @@ int
 remctl_open_addrinfo(struct remctl *r, const char *host,
                      const struct addrinfo *ai, const char *principal)
 {
-    if (!prepare_open(r, host, 0, principal, false))
-        return 0;
-    if (!remctl_connect_addrinfo(r, host, ai))
-        return 0;
+    char name[NI_MAXHOST];
+
+    host = peer_name(host, principal, ai != NULL ? ai->ai_addr : NULL,
+                     ai != NULL ? ai->ai_addrlen : 0, name, sizeof(name),
+                     "address");
+    if (!prepare_open(r, host, 0, principal, false)
+        || !remctl_connect_addrinfo(r, host, ai))
+        return open_failed(r);
     return finish_open(r);
 }
 
@@ -99,10 +137,13 @@ remctl_open_sockaddr(struct remctl *r, const char *host,
                      const struct sockaddr *addr, int addrlen,
                      const char *principal)
 {
-    if (!prepare_open(r, host, 0, principal, false))
-        return 0;
-    if (!remctl_connect_sockaddr(r, host, addr, addrlen))
-        return 0;
+    char name[NI_MAXHOST];
+
+    host = peer_name(host, principal, addr, addrlen > 0 ? addrlen : 0, name,
+                     sizeof(name), "address");
+    if (!prepare_open(r, host, 0, principal, false)
+        || !remctl_connect_sockaddr(r, host, addr, addrlen))
+        return open_failed(r);
     return finish_open(r);
 }
 
@@ -110,15 +151,27 @@ int
 remctl_open_fd(struct remctl *r, const char *host, int fd,
                const char *principal)
 {
+    struct sockaddr_storage peer = {0};
+    socklen_t length = 0;
+    char name[NI_MAXHOST];
+
+    memset(&peer, 0, sizeof(peer));
+    if (host == NULL && fd >= 0) {
+        length = sizeof(peer);
+        if (getpeername(fd, (struct sockaddr *) &peer, &length) != 0)
+            length = 0;
+    }
+    host = peer_name(host, principal, (struct sockaddr *) &peer, length, name,
+                     sizeof(name), "file descriptor");
     if (!prepare_open(r, host, 0, principal, false))
-        return 0;
+        return open_failed(r);
     if (fd < 0) {
         remctl_set_error(r, "invalid file descriptor %d", fd);
-        return 0;
+        return open_failed(r);
     }
     if (!remctl_socket_ready(r, fd)) {
         remctl_set_errno_error(r, "cannot use file descriptor", errno);
-        return 0;
+        return open_failed(r);
     }
     r->fd = fd;
     return finish_open(r);

@@ -20,19 +20,41 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+static long long
+monotonic_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/*
+ * A signal caught while waiting (EINTR) is not a network error: wait again
+ * for what is left of the timeout, as the timeout bounds the whole wait.
+ */
 int
 remctl_wait_fd(struct remctl *r, int fd, short events)
 {
     struct pollfd pfd;
     int timeout = -1, status;
+    long long deadline = 0, left;
 
-    if (r->timeout > 0)
+    if (r->timeout > 0) {
         timeout = r->timeout > INT_MAX / 1000 ? INT_MAX
                                                : (int) r->timeout * 1000;
+        deadline = monotonic_ms() + timeout;
+    }
     pfd.fd = fd;
     pfd.events = events;
-    pfd.revents = 0;
-    status = poll(&pfd, 1, timeout);
+    do {
+        pfd.revents = 0;
+        if (r->timeout > 0) {
+            left = deadline - monotonic_ms();
+            timeout = left > 0 ? (int) left : 0;
+        }
+        status = poll(&pfd, 1, timeout);
+    } while (status < 0 && errno == EINTR);
     if (status == 0)
         errno = ETIMEDOUT;
     return status > 0 ? 1 : status;

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,69 @@ import_server_name(struct remctl *r, const char *host, const char *principal,
 }
 
 /*
+ * The gss_krb5_ccache_name fallback of acquire_credentials. That setting
+ * is per thread in MIT and Heimdal, and cannot be put back reliably:
+ * Heimdal 7 reports no previous name, crashes on NULL and ignores "", so
+ * nothing makes it follow KRB5CCNAME again; MIT reports the name in effect,
+ * not whether the thread had chosen one, so restoring that would pin the
+ * thread to what KRB5CCNAME said at the time.
+ * So the name is set in a short-lived thread of our own that acquires the
+ * credential and exits, taking the setting with it; the credential, which
+ * holds its ticket cache, is then used by the calling thread.
+ */
+struct ccache_job {
+    struct remctl *r; /* only touched while the caller waits in join */
+    gss_cred_id_t cred;
+    int ok;
+};
+
+static void *
+acquire_in_thread(void *data)
+{
+    struct ccache_job *job = data;
+    struct remctl *r = job->r;
+    gss_OID_set_desc mechs = {1, GSS_OID_ARG(gss_oid_krb5_mech)};
+    OM_uint32 major, minor;
+
+    major = r->gss->krb5_ccache_name(&minor, r->ccache, NULL);
+    if (major != GSS_S_COMPLETE) {
+        remctl_set_gss_error(r, "setting credential cache", major, minor);
+        return NULL;
+    }
+    major = r->gss->acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
+                                 &mechs, GSS_C_INITIATE, &job->cred, NULL,
+                                 NULL);
+    if (major != GSS_S_COMPLETE) {
+        remctl_set_gss_error(r, "acquiring credentials", major, minor);
+        job->cred = GSS_C_NO_CREDENTIAL;
+        return NULL;
+    }
+    job->ok = 1;
+    return NULL;
+}
+
+static int
+acquire_with_ccache_name(struct remctl *r, gss_cred_id_t *cred)
+{
+    struct ccache_job job = {r, GSS_C_NO_CREDENTIAL, 0};
+    pthread_t thread;
+    int status;
+
+    status = pthread_create(&thread, NULL, acquire_in_thread, &job);
+    if (status != 0) {
+        remctl_set_errno_error(r, "cannot start thread to acquire credentials",
+                               status);
+        return 0;
+    }
+    pthread_join(thread, NULL);
+    *cred = job.cred;
+    return job.ok;
+}
+
+/*
  * Credentials from the handle's ticket cache, without touching any other
- * handle or thread: gss_acquire_cred_from where the library has it, else the
- * per-thread cache name set only around gss_acquire_cred, then restored.
+ * handle or thread: gss_acquire_cred_from where the library has it, else
+ * gss_krb5_ccache_name in a thread of its own (above).
  */
 static int
 acquire_credentials(struct remctl *r, gss_cred_id_t *cred)
@@ -71,24 +132,7 @@ acquire_credentials(struct remctl *r, gss_cred_id_t *cred)
                                        &mechs, GSS_C_INITIATE, &store, cred,
                                        NULL, NULL);
     } else if (gss->krb5_ccache_name != NULL) {
-        const char *previous = NULL;
-        char *saved = NULL;
-        OM_uint32 restore_minor;
-
-        major = gss->krb5_ccache_name(&minor, r->ccache, &previous);
-        if (major != GSS_S_COMPLETE) {
-            remctl_set_gss_error(r, "setting credential cache", major, minor);
-            return 0;
-        }
-        if (previous != NULL && (saved = strdup(previous)) == NULL) {
-            gss->krb5_ccache_name(&restore_minor, NULL, NULL);
-            remctl_set_error(r, "cannot allocate memory");
-            return 0;
-        }
-        major = gss->acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
-                                  &mechs, GSS_C_INITIATE, cred, NULL, NULL);
-        gss->krb5_ccache_name(&restore_minor, saved, NULL);
-        free(saved);
+        return acquire_with_ccache_name(r, cred);
     } else {
         remctl_set_error(r, "setting credential cache not supported");
         return 0;

@@ -104,12 +104,17 @@ read_reply(struct remctl *r)
     return ok;
 }
 
+/*
+ * Sends the command and checks the MIC, which the server sends as soon as it
+ * has the command; the reply comes when the command has run, and is read by
+ * remctl_v1_output, so that, as on protocol 2, command returns at once and
+ * output waits (and times out).
+ */
 int
 remctl_v1_command(struct remctl *r, const struct iovec *command, size_t count)
 {
     unsigned char *data;
-    unsigned char *keep;
-    size_t length, keep_length;
+    size_t length;
     int ok;
 
     data = build_command(r, command, count, &length);
@@ -117,9 +122,28 @@ remctl_v1_command(struct remctl *r, const struct iovec *command, size_t count)
         return 0;
     ok = remctl_token_send_wrapped(r, TOKEN_DATA | TOKEN_SEND_MIC, data,
                                    length)
-         && verify_mic(r, data, length) && read_reply(r);
+         && verify_mic(r, data, length);
     free(data);
-    /* The server closes after one command; keep the reply, drop the rest. */
+    if (!ok) {
+        remctl_disconnect(r, false);
+        return 0;
+    }
+    r->state = STATE_WAITING;
+    return 1;
+}
+
+/*
+ * Reads the reply, then drops the connection (the server closes it after
+ * one command; the next command reconnects) and keeps the reply to hand out.
+ */
+static int
+receive_reply(struct remctl *r)
+{
+    unsigned char *keep;
+    size_t keep_length;
+    int ok;
+
+    ok = read_reply(r);
     keep = r->v1_data;
     keep_length = r->v1_length;
     r->v1_data = NULL;
@@ -140,6 +164,8 @@ remctl_v1_output(struct remctl *r)
 {
     struct remctl_output *out = &r->output;
 
+    if (r->state == STATE_WAITING && !receive_reply(r))
+        return NULL;
     if (r->v1_offset == 0 && r->v1_length > 0) {
         out->type = REMCTL_OUT_OUTPUT;
         out->stream = 1;
