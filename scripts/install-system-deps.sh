@@ -7,7 +7,7 @@ packages=(
   krb5-kdc krb5-admin-server krb5-user libkrb5-dev
   remctl-server remctl-client libremctl1 python3-pyremctl
   libgssapi3-heimdal
-  cmake gcc make python3-venv
+  cmake gcc make python3-venv clang libclang-rt-14-dev valgrind
 )
 
 missing=()
