@@ -8,5 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 bash scripts/dev-env.sh
 
-# The suite runs against the installed package, not the checkout's python/.
-.venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"
+# The suite runs against the installed package, not the checkout's python/;
+# REMCTL_TEST_INSTALLED_PREFIX makes a test check exactly that.
+REMCTL_TEST_INSTALLED_PREFIX="$PWD/.venv" \
+  .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"
