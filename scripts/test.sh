@@ -1,14 +1,82 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs every system and
-# Python dependency, builds the package, and runs pytest against a real KDC
-# and remctld. Exits non-zero on any failure; pytest's summary line is last.
-set -euo pipefail
+# The whole test suite, from a fresh machine (what CI runs through .ci/run).
+# Installs every system and Python dependency, builds the package, then runs:
+#   1. pytest against the installed package, a real KDC and remctld;
+#   2. lint: mypy --strict and ruff, actionlint and cibuildwheel's config;
+#   3. the release wheel (zig, glibc 2.17, auditwheel), and that one wheel's
+#      whole suite under every CPython 3.9-3.13;
+#   4. the suite on Debian's libremctl1 and on Heimdal's GSS-API;
+#   5. the suite on an ASan/UBSan build, valgrind on C-level tests, a short
+#      fuzz pass on the saved corpus;
+#   6. the benchmarks in quick mode (no timing assertions; they must run).
+# Every stage runs even when an earlier one failed; the exit status is
+# non-zero if any failed. The last line is the main pytest run's summary.
+# REMCTL_TEST_STAGES limits the run, e.g. REMCTL_TEST_STAGES="pytest lint".
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-system-deps.sh
-bash scripts/dev-env.sh
+bash scripts/install-system-deps.sh || exit 1
+bash scripts/dev-env.sh || exit 1
 
-# The suite runs against the installed package, not the checkout's python/;
-# REMCTL_TEST_INSTALLED_PREFIX makes a test check exactly that.
-REMCTL_TEST_INSTALLED_PREFIX="$PWD/.venv" \
-  .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"
+stages=${REMCTL_TEST_STAGES:-pytest lint wheel compat sanitizers bench}
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/remctl-test.XXXXXX")
+declare -a results
+failed=0
+
+# run NAME COMMAND...: runs one stage, records pass/fail and its time.
+run() {
+  local name=$1 start=$SECONDS status
+  shift
+  echo
+  echo "=== $name: $*"
+  "$@"
+  status=$?
+  results+=("$(printf '%-28s %s (%ds)' "$name" \
+    "$([ $status -eq 0 ] && echo ok || echo "FAILED (exit $status)")" \
+    $((SECONDS - start)))")
+  [ $status -eq 0 ] || failed=1
+}
+
+wants() { [[ " $stages " == *" $1 "* ]]; }
+
+main_pytest() {
+  # The suite runs against the installed package, not the checkout's
+  # python/; REMCTL_TEST_INSTALLED_PREFIX makes a test check exactly that.
+  REMCTL_TEST_INSTALLED_PREFIX="$PWD/.venv" \
+    .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@" \
+    | tee "$logdir/pytest.log"
+}
+
+matrix() {
+  local wheel
+  wheel=$(bash scripts/build-wheel.sh) || return 1
+  # python-gssapi (for the hostile server) builds from source; the server
+  # runs under .venv's Python while the client side varies by version.
+  REMCTL_HOSTILE_PYTHON="$PWD/.venv/bin/python" REMCTL_MATRIX_TEST_PACKAGES=pytest \
+    bash scripts/test-matrix.sh "$wheel"
+}
+
+wants pytest && run "pytest (CPython $(.venv/bin/python -c 'import sys; print(sys.version.split()[0])'))" main_pytest "$@"
+if wants lint; then
+  run "mypy and ruff" env PYTHON=.venv/bin/python bash scripts/lint.sh
+  run "workflows and cibuildwheel" bash scripts/lint-workflows.sh
+fi
+wants wheel && run "wheel + CPython 3.9-3.13" matrix
+wants compat && run "Debian libremctl1, Heimdal" env PYTHON=.venv/bin/python bash scripts/test-compat.sh
+if wants sanitizers; then
+  run "ASan/UBSan suite" env PYTHON=.venv/bin/python bash scripts/test-sanitizers.sh
+  run "valgrind" bash scripts/test-valgrind.sh
+  run "fuzz (short)" bash fuzz/run-short.sh
+fi
+wants bench && run "benchmarks (quick)" .venv/bin/python bench/run.py --quick
+
+echo
+echo "=== summary"
+printf '%s\n' "${results[@]}"
+if [ -f "$logdir/pytest.log" ]; then
+  # pytest's own summary line of the main run, last, for CI.
+  grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed|error).* =+$|^[0-9]+ .* in [0-9.]+s' \
+    "$logdir/pytest.log" | tail -n 1
+fi
+rm -rf "$logdir"
+exit $failed

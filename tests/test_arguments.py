@@ -53,6 +53,30 @@ class _Spy:
         return self.result
 
 
+class _Tokens:
+    """Stands in for remctl_output: hands out a fixed answer, token by token."""
+
+    def __init__(self, *tokens: tuple[object, ...]) -> None:
+        self.tokens = list(tokens)
+
+    def __call__(self, handle: object) -> tuple[object, ...]:
+        return self.tokens.pop(0)
+
+
+def _fake_simple(
+    monkeypatch: pytest.MonkeyPatch, *tokens: tuple[object, ...]
+) -> tuple[_Spy, _Spy]:
+    """Make remctl.remctl() talk to a fake low level; return (open, commandv)."""
+    opened, sent = _Spy(True), _Spy(True)
+    monkeypatch.setattr(_remctl, "remctl_open", opened)
+    monkeypatch.setattr(_remctl, "remctl_commandv", sent)
+    monkeypatch.setattr(_remctl, "remctl_output", _Tokens(*tokens))
+    return opened, sent
+
+
+STATUS_0 = ("status", None, None, 0, None)
+
+
 # The simple interface.
 
 
@@ -122,8 +146,9 @@ def test_simple_host_must_be_given() -> None:
 
 
 def test_simple_converts_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
-    spy = _Spy((None, b"out", None, 0))
-    monkeypatch.setattr(_remctl, "remctl", spy)
+    opened, sent = _fake_simple(
+        monkeypatch, ("output", b"out", 1, None, None), STATUS_0
+    )
 
     def generate() -> Iterator[str | bytes]:
         yield "test"
@@ -132,8 +157,9 @@ def test_simple_converts_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
         yield b"a\0\xff"
 
     result = remctl.remctl(HOST, "4373", "host/x@X", generate())
-    assert spy.calls == [
-        (HOST, 4373, "host/x@X", [b"test", b"h\xc3\xa9", b"", b"a\0\xff"])
+    assert [call[1:] for call in opened.calls] == [(HOST, 4373, "host/x@X")]
+    assert [call[1:] for call in sent.calls] == [
+        ([b"test", b"h\xc3\xa9", b"", b"a\0\xff"],)
     ]
     assert (result.stdout, result.stderr, result.status) == (b"out", None, 0)
 
@@ -144,14 +170,13 @@ def test_simple_converts_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_simple_port_accepted(
     monkeypatch: pytest.MonkeyPatch, port: Any, number: int
 ) -> None:
-    spy = _Spy((None, None, None, 0))
-    monkeypatch.setattr(_remctl, "remctl", spy)
+    opened, _ = _fake_simple(monkeypatch, STATUS_0)
     remctl.remctl(HOST, port, command=[b"test"])
-    assert spy.calls[0][1] == number
+    assert opened.calls[0][2] == number
 
 
 def test_simple_error_raises_protocol_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_remctl, "remctl", _Spy(("Unknown command", None, None, None)))
+    _fake_simple(monkeypatch, ("error", b"Unknown command", None, None, 5))
     with pytest.raises(remctl.RemctlProtocolError) as info:
         remctl.remctl(HOST, command=["x"])
     assert info.value.args == ("Unknown command",)

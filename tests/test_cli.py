@@ -15,6 +15,7 @@ from typing import IO, Any, Union
 import pytest
 import remctl
 from expected import stream_bytes
+from gss_library import mit_gssapi
 from remctl.testing import RemctlTestEnvironment
 
 PACKAGE_ROOT = str(Path(remctl.__file__).resolve().parents[1])
@@ -124,12 +125,25 @@ def test_connection_refused(server: Any) -> None:
     assert outcome(done) == (1, b"", message.encode())
 
 
+def gss_failure(done: subprocess.CompletedProcess[bytes]) -> bytes:
+    """The GSS-API text of a client run that failed to initialize the
+    context: exit status 1, nothing on stdout, one line on stderr with our
+    prefix and a text after it (the GSS-API library's own words)."""
+    prefix = b"remctl: GSS-API error initializing context: "
+    assert (done.returncode, done.stdout) == (1, b""), done
+    assert done.stderr.startswith(prefix), done.stderr
+    assert done.stderr.endswith(b"\n") and done.stderr.count(b"\n") == 1
+    text = done.stderr[len(prefix) : -1].strip()
+    assert text, done.stderr
+    return text
+
+
 def test_wrong_principal(server: Any) -> None:
     principal = f"host/nowhere.invalid@{server.realm}"
     done = cli(server, "-p", str(server.port), "-s", principal, server.host, "test")
-    assert done.returncode == 1
-    assert done.stderr.startswith(b"remctl: GSS-API error initializing context: ")
-    assert f"Server {principal} not found in Kerberos database".encode() in done.stderr
+    text = gss_failure(done)
+    if mit_gssapi():
+        assert f"Server {principal} not found in Kerberos database".encode() in text
 
 
 def test_no_tickets(server: Any, tmp_path: Path) -> None:
@@ -143,9 +157,9 @@ def test_no_tickets(server: Any, tmp_path: Path) -> None:
         timeout=HANG_GUARD,
         check=False,
     )
-    assert done.returncode == 1
-    assert done.stderr.startswith(b"remctl: GSS-API error initializing context: ")
-    assert b"No Kerberos credentials available" in done.stderr
+    text = gss_failure(done)
+    if mit_gssapi():
+        assert b"No Kerberos credentials available" in text
 
 
 @pytest.mark.parametrize(

@@ -74,12 +74,14 @@ def test_simple_port_forms(
     monkeypatch: pytest.MonkeyPatch, port: Any, passed: int
 ) -> None:
     """port None (the default: 4373, then 4444) reaches the C call as 0."""
-    spy = Spy((None, b"x", None, 0))
-    monkeypatch.setattr(low, "remctl", spy)
+    spy = Spy(True)
+    monkeypatch.setattr(low, "remctl_open", spy)
+    monkeypatch.setattr(low, "remctl_commandv", Spy(True))
+    monkeypatch.setattr(low, "remctl_output", Spy(("status", None, None, 0, None)))
     remctl.remctl("host.example.org", port, None, ["test"])
     remctl.remctl("host.example.org", port=port, command=["test"])
-    assert [call[1] for call in spy.calls] == [passed, passed]
-    assert [call[2] for call in spy.calls] == [None, None]
+    assert [call[2] for call in spy.calls] == [passed, passed]
+    assert [call[3] for call in spy.calls] == [None, None]
 
 
 def test_simple_result_fields_none_when_empty(server: Any) -> None:

@@ -105,7 +105,10 @@ def expected(thread: int, index: int) -> tuple[list[str], tuple[bytes, bytes, in
             0,
         )
     if kind == 1:
-        code = (thread * 7 + index) % 256
+        # Below 128: Debian's libremctl1 returns statuses of 128 and more as
+        # negative numbers on x86 (test_abi_compat.unsigned_status), and these
+        # tests run on it too. The code still varies with thread and index.
+        code = (thread * 7 + index) % 128
         return ["test", "status", str(code)], (b"", b"", code)
     return ["test", "mixed"], (b"out\n", b"err\n", 3)
 
