@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Generator, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from . import _remctl
 from ._arguments import (
@@ -57,14 +58,39 @@ def remctl(
         len(arguments),
         _where(host, port_value, principal),
     )
-    error, stdout, stderr, status = _remctl.remctl(
-        host, port_value, principal, arguments
-    )
-    if error is not None:
-        logger.debug("command on %s failed: %s", host, error)
-        raise RemctlProtocolError(error)
+    # Built on the handle API rather than C remctl(): output goes straight
+    # into BytesIO buffers whose getvalue() hands over the memory, so a large
+    # answer is held once, not twice (C buffer plus its bytes copy).
+    stdout, stderr = io.BytesIO(), io.BytesIO()
+    status: int | None = None
+    handle = _remctl.remctl_new()
+    try:
+        if not _remctl.remctl_open(
+            handle, host, port_value, principal
+        ) or not _remctl.remctl_commandv(handle, arguments):
+            _simple_failure(host, _remctl.remctl_error(handle))
+        while True:
+            token = _remctl.remctl_output(handle)
+            if not token:
+                _simple_failure(host, _remctl.remctl_error(handle))
+            kind, data, stream, status, _ = token
+            if kind == "output":
+                (stderr if stream == 2 else stdout).write(data or b"")
+            elif kind == "error":
+                _simple_failure(host, (data or b"").decode("utf-8", "replace"))
+            else:
+                break
+    finally:
+        _remctl.remctl_close(handle)
     logger.debug("command on %s exited with status %s", host, status)
-    return RemctlSimpleResult(stdout, stderr, status)
+    return RemctlSimpleResult(
+        stdout.getvalue() or None, stderr.getvalue() or None, status
+    )
+
+
+def _simple_failure(host: str, message: str) -> NoReturn:
+    logger.debug("command on %s failed: %s", host, message)
+    raise RemctlProtocolError(message)
 
 
 class Remctl:

@@ -110,6 +110,7 @@ _AddrInfo._fields_ = [
 _OUTPUT_TYPES = {0: "output", 1: "status", 2: "error", 3: "done"}
 
 _lib = load_library()
+_string_at = ctypes.string_at
 
 
 def _declare(name: str, restype: object, *argtypes: object) -> None:
@@ -133,7 +134,8 @@ _declare("remctl_set_timeout", c_int, c_void_p, c_time_t)
 _declare("remctl_command", c_int, c_void_p, c_void_p)
 _declare("remctl_commandv", c_int, c_void_p, POINTER(_IOVec), c_size_t)
 _declare("remctl_noop", c_int, c_void_p)
-_declare("remctl_output", POINTER(_Output), c_void_p)
+# A plain address: reading it with from_address skips building a POINTER.
+_declare("remctl_output", c_void_p, c_void_p)
 _declare("remctl_error", c_char_p, c_void_p)
 _declare("remctl_close", None, c_void_p)
 
@@ -147,6 +149,8 @@ class RemctlHandle:
 
     def __init__(self, pointer: int) -> None:
         self._pointer: int | None = pointer
+        # Built once: a new c_void_p per call shows up in per-command cost.
+        self._c_pointer = c_void_p(pointer)
         # Some libremctl builds (Debian's 3.18) keep the host and principal
         # pointers for reconnecting: the strings must outlive the open.
         self.open_strings: tuple[bytes | None, ...] = ()
@@ -161,7 +165,7 @@ class RemctlHandle:
         """Return the C pointer; raise ValueError if the handle is closed."""
         if self._pointer is None:
             raise ValueError("remctl handle is closed")
-        return c_void_p(self._pointer)
+        return self._c_pointer
 
     def close(self) -> None:
         """Free the C object (idempotent)."""
@@ -388,19 +392,19 @@ def remctl_output(handle: RemctlHandle) -> OutputTuple | tuple[()]:
     type is "output", "status", "error" or "done"; members a type does not
     have are None.  Returns () on failure.
     """
-    result = _lib.remctl_output(handle.pointer())
-    if not result:
+    address = _lib.remctl_output(handle.pointer())
+    if not address:
         return ()
-    output = result.contents
-    kind = _OUTPUT_TYPES.get(int(output.type), str(output.type))
+    output = _Output.from_address(address)
+    kind = _OUTPUT_TYPES.get(output.type, str(output.type))
     if kind == "output":
-        data = ctypes.string_at(output.data, output.length) if output.length else b""
-        return (kind, data, int(output.stream), None, None)
+        data = _string_at(output.data, output.length) if output.length else b""
+        return (kind, data, output.stream, None, None)
     if kind == "status":
-        return (kind, None, None, int(output.status), None)
+        return (kind, None, None, output.status, None)
     if kind == "error":
-        data = ctypes.string_at(output.data, output.length) if output.length else b""
-        return (kind, data, None, None, int(output.error))
+        data = _string_at(output.data, output.length) if output.length else b""
+        return (kind, data, None, None, output.error)
     return (kind, None, None, None, None)
 
 

@@ -55,6 +55,7 @@ struct token_reader {
     size_t size;  /* allocated */
     size_t start; /* first unread byte */
     size_t end;   /* one past the last received byte */
+    bool awaiting; /* a token was just sent: poll before the first recv */
 };
 
 struct remctl {

@@ -76,6 +76,7 @@ remctl_token_send(struct remctl *r, unsigned char flags, const void *data,
             iov[first].iov_len -= (size_t) sent;
         }
     }
+    r->reader.awaiting = (r->reader.end == r->reader.start);
     return 1;
 }
 
@@ -123,6 +124,15 @@ reader_fill(struct remctl *r, size_t need)
     if (!reader_reserve(r, need))
         return 0;
     while (reader->end - reader->start < need) {
+        /* Right after a send the answer cannot be there yet: skip the recv
+           that would fail with EAGAIN and wait first. */
+        if (reader->awaiting) {
+            reader->awaiting = false;
+            if (remctl_wait_fd(r, r->fd, POLLIN) <= 0) {
+                set_io_error(r, "error receiving token", errno);
+                return 0;
+            }
+        }
         got = recv(r->fd, reader->buffer + reader->end,
                    reader->size - reader->end, 0);
         if (got > 0) {
