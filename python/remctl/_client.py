@@ -37,6 +37,11 @@ def _where(host: str, port: int, principal: str | None) -> str:
     return f"{host} ({port_text}, principal {name})"
 
 
+# tuple.__new__ builds the named tuple from a ready tuple without a Python
+# frame; the token already has the five fields in order.
+_as_output = tuple.__new__
+
+
 def remctl(
     host: str,
     port: Port = None,
@@ -275,8 +280,16 @@ class Remctl:
         "status" (status), "error" (data the message, error the code) or
         "done"; members the type does not have are None.
         """
+        # The hot path of streaming: one call per token, so output tokens
+        # skip the generic checks and the named tuple's Python-level __new__.
         with self._lock:
-            return self._receive(self._opened_handle())
+            handle = self._handle
+            if handle is None or not self._opened:
+                raise RemctlNotOpenedError(_NOT_OPENED)
+            token = _remctl.remctl_output(handle)
+            if token and token[0] == "output":
+                return _as_output(RemctlOutput, token)
+            return self._finish_receive(handle, token)
 
     def run(self, command: Iterable[Argument], *, check: bool = False) -> RemctlResult:
         """Run a command and return its whole answer as a :class:`RemctlResult`.
@@ -342,7 +355,11 @@ class Remctl:
         return handle
 
     def _receive(self, handle: _remctl.RemctlHandle) -> RemctlOutput:
-        token = _remctl.remctl_output(handle)
+        return self._finish_receive(handle, _remctl.remctl_output(handle))
+
+    def _finish_receive(
+        self, handle: _remctl.RemctlHandle, token: _remctl.OutputTuple | tuple[()]
+    ) -> RemctlOutput:
         if not token:
             message = _remctl.remctl_error(handle)
             logger.debug("reading the answer failed: %s", message)
