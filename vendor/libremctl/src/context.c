@@ -264,6 +264,14 @@ remctl_disconnect(struct remctl *r, bool send_quit)
         free(r->error);
         r->error = error;
     }
+    if (r->lookahead.value != NULL)
+        r->gss->release_buffer(&minor, &r->lookahead);
+    r->lookahead.value = NULL;
+    r->lookahead.length = 0;
+    free(r->merged);
+    r->merged = NULL;
+    r->merged_size = 0;
+    r->deferred_failure = false;
     if (r->context != GSS_C_NO_CONTEXT)
         r->gss->delete_sec_context(&minor, &r->context, GSS_C_NO_BUFFER);
     r->context = GSS_C_NO_CONTEXT;

@@ -82,6 +82,10 @@ struct remctl {
     enum command_state state;
     struct remctl_output output;
     gss_buffer_desc unwrapped; /* backs output.data; freed on the next call */
+    gss_buffer_desc lookahead; /* a message read while merging, not yet given */
+    unsigned char *merged;     /* consecutive OUTPUT data handed out at once */
+    size_t merged_size;
+    bool deferred_failure;     /* reading ahead failed: fail the next call */
     unsigned char *v1_data;    /* protocol 1 reply backing output.data */
     size_t v1_length;
     size_t v1_offset;
@@ -119,6 +123,7 @@ int remctl_token_recv_unwrapped(struct remctl *, unsigned char *flags,
                                 gss_buffer_desc *message);
 void remctl_reader_free(struct token_reader *);
 int remctl_connection_state(struct remctl *);
+bool remctl_token_buffered(const struct remctl *);
 
 /* context.c: the opening exchange and connection teardown. */
 int remctl_establish(struct remctl *, const char *host, const char *principal);

@@ -107,32 +107,39 @@ fail_output(struct remctl *r)
     return NULL;
 }
 
-/* Reads one message; checks its version and gives its type and body. */
+/*
+ * Reads one message into *message (or takes the one read ahead while
+ * merging), checks its version, and gives its type and body.
+ */
 static int
-read_message(struct remctl *r, int *type, const unsigned char **body,
-             size_t *length)
+read_message(struct remctl *r, gss_buffer_desc *message, int *type,
+             const unsigned char **body, size_t *length)
 {
     unsigned char flags;
-    const unsigned char *message;
+    const unsigned char *bytes;
 
-    if (!remctl_token_recv_unwrapped(r, &flags, &r->unwrapped)) {
-        r->unwrapped.value = NULL;
-        r->unwrapped.length = 0;
+    if (r->lookahead.value != NULL) {
+        *message = r->lookahead;
+        r->lookahead.value = NULL;
+        r->lookahead.length = 0;
+    } else if (!remctl_token_recv_unwrapped(r, &flags, message)) {
+        message->value = NULL;
+        message->length = 0;
         return 0;
     }
-    message = r->unwrapped.value;
-    if (r->unwrapped.length < 2) {
+    bytes = message->value;
+    if (message->length < 2) {
         remctl_set_error(r, "malformed result token from server");
         return 0;
     }
-    if (message[0] < 2 || message[0] > 3) {
+    if (bytes[0] < 2 || bytes[0] > 3) {
         remctl_set_error(r, "unknown protocol version %d from server",
-                         message[0]);
+                         bytes[0]);
         return 0;
     }
-    *type = message[1];
-    *body = message + 2;
-    *length = r->unwrapped.length - 2;
+    *type = bytes[1];
+    *body = bytes + 2;
+    *length = message->length - 2;
     return 1;
 }
 
@@ -186,6 +193,75 @@ parse_answer(struct remctl *r, int type, const unsigned char *body,
     return 0;
 }
 
+/* How much consecutive OUTPUT data one call hands out at most. */
+#define MERGE_LIMIT (256u * 1024u)
+
+/* Appends data to the merge buffer, moving the current output there first. */
+static int
+merge_append(struct remctl *r, const unsigned char *data, size_t length)
+{
+    struct remctl_output *out = &r->output;
+    size_t need = out->length + length;
+    bool moved = (out->data == (char *) r->merged && r->merged != NULL);
+    unsigned char *grown;
+
+    if (need > r->merged_size) {
+        size_t size = need < MERGE_LIMIT ? MERGE_LIMIT : need;
+
+        if (moved) {
+            grown = realloc(r->merged, size);
+        } else {
+            grown = malloc(size);
+            if (grown != NULL)
+                free(r->merged);
+        }
+        if (grown == NULL)
+            return 0;
+        r->merged = grown;
+        r->merged_size = size;
+    }
+    if (!moved && out->length > 0)
+        memcpy(r->merged, out->data, out->length);
+    memcpy(r->merged + out->length, data, length);
+    out->data = (char *) r->merged;
+    out->length = need;
+    return 1;
+}
+
+/*
+ * Streaming makes one call per OUTPUT message (remctld sends 4 KiB each), so
+ * consecutive OUTPUT messages of the same stream that are already received
+ * are handed out as one: fewer calls, and never a wait for more data. The
+ * first other message is kept for the next call; a failure while reading
+ * ahead is reported by the next call, after the output already read.
+ */
+static void
+merge_output(struct remctl *r)
+{
+    const struct remctl_output *out = &r->output;
+    gss_buffer_desc next = GSS_C_EMPTY_BUFFER;
+    const unsigned char *body;
+    size_t length;
+    OM_uint32 minor;
+    int type;
+
+    while (out->length < MERGE_LIMIT && remctl_token_buffered(r)) {
+        if (!read_message(r, &next, &type, &body, &length)) {
+            if (next.value != NULL)
+                r->gss->release_buffer(&minor, &next);
+            r->deferred_failure = true;
+            return;
+        }
+        if (type != MSG_OUTPUT || length < 5 || body[0] != out->stream
+            || get_u32(body + 1) != length - 5
+            || !merge_append(r, body + 5, length - 5)) {
+            r->lookahead = next;
+            return;
+        }
+        r->gss->release_buffer(&minor, &next);
+    }
+}
+
 struct remctl_output *
 remctl_v2_output(struct remctl *r)
 {
@@ -193,9 +269,15 @@ remctl_v2_output(struct remctl *r)
     size_t length;
     int type;
 
-    if (!read_message(r, &type, &body, &length)
+    if (r->deferred_failure) {
+        r->deferred_failure = false;
+        return fail_output(r);
+    }
+    if (!read_message(r, &r->unwrapped, &type, &body, &length)
         || !parse_answer(r, type, body, length))
         return fail_output(r);
+    if (r->output.type == REMCTL_OUT_OUTPUT)
+        merge_output(r);
     return &r->output;
 }
 
@@ -209,7 +291,7 @@ remctl_v2_noop(struct remctl *r)
 
     if (!remctl_token_send_wrapped(r, TOKEN_DATA | TOKEN_PROTOCOL, noop,
                                    sizeof(noop))
-        || !read_message(r, &type, &body, &length)) {
+        || !read_message(r, &r->unwrapped, &type, &body, &length)) {
         fail_output(r);
         return 0;
     }

@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#define READER_INITIAL_SIZE (64u * 1024u)
+#define READER_INITIAL_SIZE (256u * 1024u)
 
 void
 remctl_reader_free(struct token_reader *reader)
@@ -262,4 +262,19 @@ remctl_connection_state(struct remctl *r)
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return 0;
     return 1;
+}
+
+/* Whether a whole token is already buffered, so reading it cannot block. */
+bool
+remctl_token_buffered(const struct remctl *r)
+{
+    const struct token_reader *reader = &r->reader;
+    size_t have = reader->end - reader->start;
+    uint32_t length;
+
+    if (have < TOKEN_HEADER_LENGTH)
+        return false;
+    length = get_u32(reader->buffer + reader->start + 1);
+    return length <= TOKEN_MAX_LENGTH - TOKEN_HEADER_LENGTH
+           && have >= TOKEN_HEADER_LENGTH + length;
 }
