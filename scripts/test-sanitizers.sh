@@ -18,12 +18,12 @@
 # a log file (log_path) as well, and the script fails if any exists, so a
 # report in a child process or a server cannot go unnoticed.
 #
-# Environment: SANITIZER_BUILD_DIR (default /tmp/remctl-build-sanitizers),
+# Environment: SANITIZER_BUILD_DIR (default build/sanitizers in the checkout),
 # CC (default gcc), PYTHON (default python3; needs pytest and gssapi, e.g.
 # PYTHON=.venv/bin/python).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${SANITIZER_BUILD_DIR:-/tmp/remctl-build-sanitizers}
+build=${SANITIZER_BUILD_DIR:-$root/build/sanitizers}
 cc=${CC:-gcc}
 python=${PYTHON:-python3}
 # GCC warns "may be used uninitialized" falsely under -fsanitize (its manual

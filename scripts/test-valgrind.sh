@@ -9,11 +9,11 @@
 # "Possibly lost" and "still reachable" blocks are not errors: MIT Kerberos
 # keeps caches for the life of the process.
 #
-# Environment: VALGRIND_BUILD_DIR (default /tmp/remctl-build-valgrind), CC,
+# Environment: VALGRIND_BUILD_DIR (default build/valgrind in the checkout), CC,
 # PYTHON (default python3) to start the realm with remctl.testing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${VALGRIND_BUILD_DIR:-/tmp/remctl-build-valgrind}
+build=${VALGRIND_BUILD_DIR:-$root/build/valgrind}
 cc=${CC:-gcc}
 python=${PYTHON:-python3}
 

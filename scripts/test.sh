@@ -68,7 +68,10 @@ if wants sanitizers; then
   run "valgrind" bash scripts/test-valgrind.sh
   run "fuzz (short)" bash fuzz/run-short.sh
 fi
-wants bench && run "benchmarks (quick)" .venv/bin/python bench/run.py --quick
+# The benchmark measures the library installed in .venv (built from this
+# checkout), not a build of its own that could be stale.
+library=$(.venv/bin/python -c 'import remctl._library as l; print(l.library_path())')
+wants bench && run "benchmarks (quick)" .venv/bin/python bench/run.py --quick --library "$library"
 
 echo
 echo "=== summary"
