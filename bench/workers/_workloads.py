@@ -66,6 +66,29 @@ def loaded_libraries(*needles: str) -> list:
     return sorted(found)
 
 
+class RemctlModuleAdapter:
+    """The calls every client with the remctl module's API makes; subclasses
+    set self.remctl to the module they measure."""
+
+    remctl = None
+
+    def connect(self, host, port, principal):
+        return self.remctl.Remctl(host, port, principal)
+
+    def command(self, conn, args):
+        conn.command(args)
+
+    def output(self, conn):
+        return conn.output()
+
+    def close(self, conn):
+        conn.close()
+
+    def simple(self, host, port, principal, args):
+        result = self.remctl.remctl(host, port, principal, args)
+        return result.stdout, result.stderr, result.status
+
+
 def percentile(values: list, fraction: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -17,7 +17,7 @@ import _workloads  # after the path insert above
 DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 
 
-class DebianAdapter:
+class DebianAdapter(_workloads.RemctlModuleAdapter):
     def __init__(self):
         sys.path.insert(0, DIST_PACKAGES)
         import remctl
@@ -43,22 +43,6 @@ class DebianAdapter:
             "gssapi": _workloads.loaded_libraries("libgssapi"),
             "python": sys.version.split()[0],
         }
-
-    def connect(self, host, port, principal):
-        return self.remctl.Remctl(host, port, principal)
-
-    def command(self, conn, args):
-        conn.command(args)
-
-    def output(self, conn):
-        return conn.output()
-
-    def close(self, conn):
-        conn.close()
-
-    def simple(self, host, port, principal, args):
-        result = self.remctl.remctl(host, port, principal, args)
-        return result.stdout, result.stderr, result.status
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _workloads  # after the path insert above
 
 
-class OursAdapter:
+class OursAdapter(_workloads.RemctlModuleAdapter):
     def __init__(self):
         import remctl
         from remctl import _library
@@ -31,22 +31,6 @@ class OursAdapter:
             "gssapi": _workloads.loaded_libraries("libgssapi"),
             "python": sys.version.split()[0],
         }
-
-    def connect(self, host, port, principal):
-        return self.remctl.Remctl(host, port, principal)
-
-    def command(self, conn, args):
-        conn.command(args)
-
-    def output(self, conn):
-        return conn.output()
-
-    def close(self, conn):
-        conn.close()
-
-    def simple(self, host, port, principal, args):
-        result = self.remctl.remctl(host, port, principal, args)
-        return result.stdout, result.stderr, result.status
 
 
 if __name__ == "__main__":
