@@ -582,7 +582,9 @@ class Bench:
             for r in per_size[largest].values()
             if r and r[0].get("tokens")
         ]
-        self.chunk = round(largest / tokens[0]) if tokens else 4096
+        # The server's message size: the client with the most tokens returns
+        # one per message (ours joins messages already received).
+        self.chunk = round(largest / max(tokens)) if tokens else 4096
 
     def w_unwrap_split(self, floor_program: str | None):
         """How much of each client's streaming CPU is GSS-API unwrap."""
