@@ -24,9 +24,7 @@ KRB5CCNAME must already be set). Run from the checkout:
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,51 +33,19 @@ from typing import Any, Callable
 import remctl
 
 ROOT = Path(__file__).resolve().parent.parent
+# The resource figures the hostile-server tests use (standard library only).
+sys.path.insert(0, str(ROOT / "tests"))
+from hostile.client import malloc_in_use, open_fds, rss_bytes
+
 RSS_LIMIT = 4 * 1024 * 1024  # growth allowed over a phase
 HEAP_LIMIT = 1 * 1024 * 1024
 
 
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in (
-            "arena",
-            "ordblks",
-            "smblks",
-            "hblks",
-            "hblkhd",
-            "usmblks",
-            "fsmblks",
-            "uordblks",
-            "fordblks",
-            "keepcost",
-        )
-    ]
-
-
-def _mallinfo() -> Callable[[], int] | None:
-    try:
-        function = ctypes.CDLL(None).mallinfo2
-    except (OSError, AttributeError):
-        return None
-    function.restype = _MallInfo2
-
-    def in_use() -> int:
-        info = function()
-        return int(info.uordblks + info.hblkhd)
-
-    return in_use
-
-
-MALLOC_IN_USE = _mallinfo()
-
-
 def figures() -> dict[str, int]:
-    with open("/proc/self/statm") as handle:
-        rss = int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    result = {"rss_kib": rss // 1024, "fds": len(os.listdir("/proc/self/fd"))}
-    if MALLOC_IN_USE is not None:
-        result["heap_kib"] = MALLOC_IN_USE() // 1024
+    result = {"rss_kib": rss_bytes() // 1024, "fds": open_fds()}
+    heap = malloc_in_use()
+    if heap is not None:
+        result["heap_kib"] = heap // 1024
     return result
 
 
