@@ -56,6 +56,7 @@ struct token_reader {
     size_t start; /* first unread byte */
     size_t end;   /* one past the last received byte */
     bool awaiting; /* a token was just sent: poll before the first recv */
+    size_t answer_bytes; /* received since the last send, up to bulk size */
 };
 
 struct remctl {

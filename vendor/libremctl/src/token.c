@@ -3,10 +3,18 @@
  *
  * Each token goes out with one sendmsg. Incoming bytes are read into a
  * buffer as many at a time as the socket has, so one recv usually yields
- * several tokens; a token is handed on as a pointer into that buffer. After
- * every read we ask for an immediate ACK (TCP_QUICKACK): stock remctld sends
- * OUTPUT and STATUS as two small segments, and without it the second waits
- * for our delayed ACK, about 40 ms.
+ * several tokens; a token is handed on as a pointer into that buffer.
+ *
+ * ACKs. Stock remctld sends OUTPUT and STATUS as two small segments, and its
+ * Nagle algorithm holds the second until the first is acknowledged: without
+ * an immediate ACK (TCP_QUICKACK) every command that prints anything waits
+ * for our delayed ACK, about 40 ms. So while an answer is small we ask for
+ * one after every read. Once an answer passes BULK_ANSWER_BYTES it is a
+ * stream, and an ACK per read would be costly: Nagle would release each
+ * 4 KiB message alone, one wake-up, one recv and one ACK packet per message
+ * (half again the client's system time). There we leave ACK pacing to the
+ * kernel, so remctld fills whole segments, and ACK only when no data has
+ * come for BULK_ACK_GRACE_MS: the most a stream's last message can wait.
  */
 #include "internal.h"
 
@@ -20,6 +28,8 @@
 #include <sys/uio.h>
 
 #define READER_INITIAL_SIZE (256u * 1024u)
+#define BULK_ANSWER_BYTES (256u * 1024u)
+#define BULK_ACK_GRACE_MS 1
 
 void
 remctl_reader_free(struct token_reader *reader)
@@ -77,6 +87,7 @@ remctl_token_send(struct remctl *r, unsigned char flags, const void *data,
         }
     }
     r->reader.awaiting = (r->reader.end == r->reader.start);
+    r->reader.answer_bytes = 0;
     return 1;
 }
 
@@ -112,12 +123,40 @@ reader_reserve(struct remctl *r, size_t need)
     return 1;
 }
 
+static void
+quick_ack(struct remctl *r)
+{
+    static const int on = 1;
+
+    /* Fails harmlessly on sockets that are not TCP (tests use socketpairs). */
+    setsockopt(r->fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+}
+
+/*
+ * In a stream, waits up to BULK_ACK_GRACE_MS for more data before asking
+ * for an ACK (see the top of this file). True when data came meanwhile.
+ */
+static bool
+bulk_data_soon(struct remctl *r)
+{
+    struct pollfd pfd;
+
+    if (r->reader.answer_bytes < BULK_ANSWER_BYTES)
+        return false;
+    pfd.fd = r->fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, BULK_ACK_GRACE_MS) > 0)
+        return true;
+    quick_ack(r);
+    return false;
+}
+
 /* Reads until the reader holds at least need bytes. */
 static int
 reader_fill(struct remctl *r, size_t need)
 {
     struct token_reader *reader = &r->reader;
-    static const int on = 1;
     ssize_t got;
     int ready;
 
@@ -137,7 +176,10 @@ reader_fill(struct remctl *r, size_t need)
                    reader->size - reader->end, 0);
         if (got > 0) {
             reader->end += (size_t) got;
-            setsockopt(r->fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+            if (reader->answer_bytes < BULK_ANSWER_BYTES) {
+                reader->answer_bytes += (size_t) got;
+                quick_ack(r);
+            }
             continue;
         }
         if (got == 0) {
@@ -148,6 +190,8 @@ reader_fill(struct remctl *r, size_t need)
             set_io_error(r, "error receiving token", errno);
             return 0;
         }
+        if (bulk_data_soon(r))
+            continue;
         ready = remctl_wait_fd(r, r->fd, POLLIN);
         if (ready <= 0) {
             set_io_error(r, "error receiving token", errno);
