@@ -6,15 +6,17 @@
  * several tokens; a token is handed on as a pointer into that buffer.
  *
  * ACKs. Stock remctld sends OUTPUT and STATUS as two small segments, and its
- * Nagle algorithm holds the second until the first is acknowledged: without
- * an immediate ACK (TCP_QUICKACK) every command that prints anything waits
- * for our delayed ACK, about 40 ms. So while an answer is small we ask for
- * one after every read. Once an answer passes BULK_ANSWER_BYTES it is a
- * stream, and an ACK per read would be costly: Nagle would release each
- * 4 KiB message alone, one wake-up, one recv and one ACK packet per message
- * (half again the client's system time). There we leave ACK pacing to the
- * kernel, so remctld fills whole segments, and ACK only when no data has
- * come for BULK_ACK_GRACE_MS: the most a stream's last message can wait.
+ * Nagle algorithm holds the second until the first is acknowledged: left to
+ * the kernel's delayed ACK, every command that prints anything would wait
+ * about 40 ms. So before waiting for more data we ask for an immediate ACK
+ * (TCP_QUICKACK). Asking only then, not after every read, spares the ACK
+ * packet when the data read was the whole answer (the next command carries
+ * the ACK). Once an answer passes BULK_ANSWER_BYTES it is a stream, where
+ * an ACK at every wait would make Nagle release each 4 KiB message alone:
+ * one wake-up, one recv and one ACK packet per message, half again the
+ * client's system time. There we first wait BULK_ACK_GRACE_MS without an
+ * ACK, so remctld fills whole segments meanwhile, and ask for one only if
+ * nothing came: the most a stream's last message can wait.
  */
 #include "internal.h"
 
@@ -133,21 +135,22 @@ quick_ack(struct remctl *r)
 }
 
 /*
- * In a stream, waits up to BULK_ACK_GRACE_MS for more data before asking
- * for an ACK (see the top of this file). True when data came meanwhile.
+ * Before a wait for more data: true if data came within the grace period of
+ * a stream, otherwise asks for an ACK of what came so far (see the top of
+ * this file) and returns false.
  */
 static bool
-bulk_data_soon(struct remctl *r)
+data_came_before_ack(struct remctl *r)
 {
     struct pollfd pfd;
 
-    if (r->reader.answer_bytes < BULK_ANSWER_BYTES)
-        return false;
-    pfd.fd = r->fd;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    if (poll(&pfd, 1, BULK_ACK_GRACE_MS) > 0)
-        return true;
+    if (r->reader.answer_bytes >= BULK_ANSWER_BYTES) {
+        pfd.fd = r->fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, BULK_ACK_GRACE_MS) > 0)
+            return true;
+    }
     quick_ack(r);
     return false;
 }
@@ -176,10 +179,8 @@ reader_fill(struct remctl *r, size_t need)
                    reader->size - reader->end, 0);
         if (got > 0) {
             reader->end += (size_t) got;
-            if (reader->answer_bytes < BULK_ANSWER_BYTES) {
+            if (reader->answer_bytes < BULK_ANSWER_BYTES)
                 reader->answer_bytes += (size_t) got;
-                quick_ack(r);
-            }
             continue;
         }
         if (got == 0) {
@@ -190,7 +191,7 @@ reader_fill(struct remctl *r, size_t need)
             set_io_error(r, "error receiving token", errno);
             return 0;
         }
-        if (bulk_data_soon(r))
+        if (data_came_before_ack(r))
             continue;
         ready = remctl_wait_fd(r, r->fd, POLLIN);
         if (ready <= 0) {
