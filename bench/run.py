@@ -92,12 +92,19 @@ class Plan:
 
 
 FULL = Plan(
-    echo_count=60,
-    echo_reps=9,
+    echo_count=30,
+    echo_reps=25,
     simple_count=6,
     simple_reps=5,
     stream_sizes=[1 * MiB, 16 * MiB, 64 * MiB, 256 * MiB, 512 * MiB, 1024 * MiB],
-    stream_reps={1 * MiB: 5, 16 * MiB: 3, 64 * MiB: 3, 256 * MiB: 2, 512 * MiB: 3},
+    stream_reps={
+        1 * MiB: 5,
+        16 * MiB: 3,
+        64 * MiB: 5,
+        256 * MiB: 3,
+        512 * MiB: 3,
+        1024 * MiB: 2,
+    },
     threads=(8, 4, 0.5),
     connections=(64, 1, 0.5),
     simple_big=256 * MiB,
@@ -374,12 +381,13 @@ class Runner:
     def rounds(self, names, workload, params, reps) -> dict:
         """reps repetitions, alternating between clients: {client: [results]}."""
         results = {name: [] for name in names}
-        for _ in range(reps):
+        for index in range(reps):
             for name in names:
                 if self.clients[name].problem:
                     continue
                 result = self.run(name, workload, params)
                 if result is not None:
+                    result["round"] = index  # pairs the clients' runs
                     results[name].append(result)
         return results
 
@@ -391,6 +399,27 @@ class Runner:
 def median_of(results: list, key: str) -> float | None:
     values = [r[key] for r in results if r.get(key) is not None]
     return statistics.median(values) if values else None
+
+
+def paired_ratios(groups: list, key: str) -> dict:
+    """{other client: median of ours / other over runs of the same round}.
+
+    groups: results of Runner.rounds(), {client: [results]}, one per
+    setting; a run is paired with the other client's run of its round.
+    """
+    ratios = {}
+    names = {name for group in groups for name in group if name != "ours"}
+    for name in sorted(names):
+        paired = []
+        for group in groups:
+            others = {r["round"]: r for r in group.get(name, [])}
+            for ours in group.get("ours", []):
+                other = others.get(ours["round"])
+                if other and other.get(key) and ours.get(key) is not None:
+                    paired.append(ours[key] / other[key])
+        if paired:
+            ratios[name] = statistics.median(paired)
+    return ratios
 
 
 def fmt_size(size: int) -> str:
@@ -418,8 +447,11 @@ class Bench:
     def has(self, *wanted):
         return [n for n in self.names if n in wanted]
 
-    def row(self, number, workload, metric, values, better="lower", digits=2):
-        self.rows.append((number, workload, metric, values, better, digits))
+    def row(
+        self, number, workload, metric, values, better="lower", digits=2, ratios=None
+    ):
+        """ratios, when given, replaces ours / other in the ratio columns."""
+        self.rows.append((number, workload, metric, values, better, digits, ratios))
 
     def w_repeat(self, number, title, command, expect):
         plan = self.plan
@@ -441,6 +473,15 @@ class Bench:
             "ms per command (median)",
             {n: median_of(r, "median_ms") for n, r in results.items()},
             digits=3,
+        )
+        self.row(
+            number,
+            title,
+            f"ms per command, {len(results.get('ours', []))} runs each, "
+            "ratios of runs paired in time (median run; ratio: median paired ratio)",
+            {n: median_of(r, "median_ms") for n, r in results.items()},
+            digits=3,
+            ratios=paired_ratios([results], "median_ms"),
         )
         self.row(
             number,
@@ -538,6 +579,7 @@ class Bench:
                     cpu / mib for mib, cpu in points
                 ]
                 spread[name] = max(judged) / min(judged)
+        self.paired_stream_row(names, per_size)
         first, last = fmt_size(plan.stream_sizes[0]), fmt_size(plan.stream_sizes[-1])
         self.row(
             4,
@@ -585,6 +627,32 @@ class Bench:
         # The server's message size: the client with the most tokens returns
         # one per message (ours joins messages already received).
         self.chunk = round(largest / max(tokens)) if tokens else 4096
+
+    def paired_stream_row(self, names: list, per_size: dict) -> None:
+        """CPU per MiB compared run by run, over the large sizes.
+
+        Each repetition runs every client back to back, so the ratio within
+        one repetition cancels most of the machine's load changes, which
+        move CPU times by 10% and more between minutes on a shared host.
+        The median of those paired ratios is the steadiest comparison.
+        """
+        big = [s for s in self.plan.stream_sizes if s >= 64 * MiB]
+        big = big or self.plan.stream_sizes[-1:]
+        values = {}
+        for name in names:
+            runs = [r for size in big for r in per_size[size].get(name, [])]
+            if runs:
+                values[name] = statistics.median(r["cpu_ms_per_mib"] for r in runs)
+        ratios = paired_ratios([per_size[size] for size in big], "cpu_ms_per_mib")
+        count = sum(len(per_size[size].get("ours", [])) for size in big)
+        self.row(
+            4,
+            f"stream {fmt_size(big[0])}..{fmt_size(big[-1])}, {count} runs each, "
+            "ratios of runs paired in time",
+            "client CPU ms per MiB (median run; ratio: median paired ratio)",
+            values,
+            ratios=ratios,
+        )
 
     def w_unwrap_split(self, floor_program: str | None):
         """How much of each client's streaming CPU is GSS-API unwrap."""
@@ -885,13 +953,18 @@ def render(bench: Bench) -> str:
         "|" + "|".join("---" if i < 4 else "---:" for i in range(len(header))) + "|",
     ]
     rows = sorted(bench.rows, key=lambda row: row[0])  # stable: keeps order within
-    for number, workload, metric, values, better, digits in rows:
+    for number, workload, metric, values, better, digits, ratios in rows:
         cells = [str(number), workload, metric, "" if better == "info" else better]
         cells += [format_value(values.get(n), digits) for n in names]
-        cells += [
-            "" if better == "info" else format_ratio(values.get("ours"), values.get(n))
-            for n in others
-        ]
+        if ratios is not None:
+            cells += [format_ratio(ratios.get(n), 1.0) for n in others]
+        else:
+            cells += [
+                ""
+                if better == "info"
+                else format_ratio(values.get("ours"), values.get(n))
+                for n in others
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

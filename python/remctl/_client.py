@@ -364,7 +364,7 @@ class Remctl:
             message = _remctl.remctl_error(handle)
             logger.debug("reading the answer failed: %s", message)
             raise RemctlError(message)
-        output = RemctlOutput(*token)
+        output: RemctlOutput = _as_output(RemctlOutput, token)
         if output.type != "output":
             self._pending = False
         if output.type == "status":

@@ -25,7 +25,7 @@ from ctypes import (
     c_ushort,
     c_void_p,
 )
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from ._library import load_library
 
@@ -86,9 +86,14 @@ class _Output(Structure):
 
 
 class _IOVec(Structure):
-    """struct iovec"""
+    """struct iovec, its base pointing into a bytes object.
 
-    _fields_ = [("iov_base", c_void_p), ("iov_len", c_size_t)]
+    A c_char_p field takes the bytes object's buffer as it is (NUL bytes
+    included; the length says where it ends), and the array keeps a reference
+    to every bytes object it points into.
+    """
+
+    _fields_ = [("iov_base", c_char_p), ("iov_len", c_size_t)]
 
 
 class _AddrInfo(Structure):
@@ -371,13 +376,9 @@ def remctl_commandv(handle: RemctlHandle, command: Sequence[bytes]) -> bool:
     """Send a command; arguments may hold any bytes, NUL included."""
     pointer = handle.pointer()
     arguments = [bytes(argument) for argument in command]
-    # The c_char_p objects point into the bytes objects without copying and
-    # keep them alive until the call returns.
-    keep = [c_char_p(argument) for argument in arguments]
-    vector = (_IOVec * max(len(arguments), 1))()
-    for index, argument in enumerate(arguments):
-        vector[index].iov_base = ctypes.cast(keep[index], c_void_p).value
-        vector[index].iov_len = len(argument)
+    # (base, length) pairs initialise the structures; typeshed expects _IOVec.
+    fields: list[Any] = [(argument, len(argument)) for argument in arguments]
+    vector = (_IOVec * max(len(arguments), 1))(*fields)
     return bool(_lib.remctl_commandv(pointer, vector, len(arguments)))
 
 
