@@ -643,15 +643,32 @@ class Bench:
             runs = [r for size in big for r in per_size[size].get(name, [])]
             if runs:
                 values[name] = statistics.median(r["cpu_ms_per_mib"] for r in runs)
-        ratios = paired_ratios([per_size[size] for size in big], "cpu_ms_per_mib")
+        groups = [per_size[size] for size in big]
         count = sum(len(per_size[size].get("ours", [])) for size in big)
+        title = (
+            f"stream {fmt_size(big[0])}..{fmt_size(big[-1])}, {count} runs each, "
+            "ratios of runs paired in time"
+        )
         self.row(
             4,
-            f"stream {fmt_size(big[0])}..{fmt_size(big[-1])}, {count} runs each, "
-            "ratios of runs paired in time",
+            title,
             "client CPU ms per MiB (median run; ratio: median paired ratio)",
             values,
-            ratios=ratios,
+            ratios=paired_ratios(groups, "cpu_ms_per_mib"),
+        )
+        self.row(
+            4,
+            title,
+            "wall MiB/s (median run; ratio: median paired ratio)",
+            {
+                name: statistics.median(
+                    r["mib_per_s"] for group in groups for r in group.get(name, [])
+                )
+                for name in values
+            },
+            better="higher",
+            digits=1,
+            ratios=paired_ratios(groups, "mib_per_s"),
         )
 
     def w_unwrap_split(self, floor_program: str | None):
