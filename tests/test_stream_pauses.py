@@ -34,17 +34,17 @@ def expected_events() -> list[tuple[int, bytes]]:
 
 def read_answer(r: remctl.Remctl) -> tuple[list[tuple[int, bytes]], int | None]:
     """Output tokens joined while their stream stays the same, and the status."""
-    events: list[tuple[int, bytes]] = []
+    events: list[tuple[int, bytearray]] = []
     for _ in range(100_000):
         token = r.output()
         if token.type != "output":
             assert token.type == "status", token
-            return events, token.status
+            return [(stream, bytes(data)) for stream, data in events], token.status
         assert token.stream in (1, 2) and token.data is not None
         if events and events[-1][0] == token.stream:
-            events[-1] = (token.stream, events[-1][1] + token.data)
+            events[-1][1].extend(token.data)
         else:
-            events.append((token.stream, token.data))
+            events.append((token.stream, bytearray(token.data)))
     raise AssertionError("no status after 100,000 output tokens")
 
 
