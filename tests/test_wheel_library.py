@@ -67,3 +67,12 @@ def test_tested_package_is_the_installed_one() -> None:
     package = Path(remctl.__file__).resolve()
     assert prefix in package.parents, f"{package} is not inside {prefix}"
     assert Path(sys.prefix).resolve() == prefix
+
+
+def test_version_written_once() -> None:
+    """The installed distribution's version is remctl.__version__: the build
+    reads it from python/remctl/__init__.py (pyproject.toml declares the
+    version dynamic), so the two cannot disagree."""
+    from importlib.metadata import version
+
+    assert version("remctl") == remctl.__version__

@@ -44,6 +44,7 @@ __all__ = [
     "remctl",
 ]
 
+# The one place the version is written; pyproject.toml reads it from here.
 __version__ = "0.1.0"
 #: The historical module's name for the version string.
 VERSION = __version__
