@@ -1,6 +1,8 @@
 /*
  * The public handle API of PROTOCOL.md §5: creating, opening, settings,
- * commands, answers, closing. Protocol details live in the protocol files.
+ * commands, answers, closing. Each function checks its arguments and hands
+ * on to the layers below (see internal.h); protocol details live in the
+ * protocol files, the connection's lifecycle in connection.c.
  */
 #include "internal.h"
 
@@ -28,64 +30,40 @@ remctl_new(void)
 }
 
 /* Replaces *slot with a copy of value (NULL allowed). */
-static int
+static bool
 replace_string(struct remctl *r, char **slot, const char *value)
 {
     char *copy = NULL;
 
     if (value != NULL && (copy = strdup(value)) == NULL) {
-        remctl_set_error(r, "cannot allocate memory");
-        return 0;
+        rc_set_error(r, "cannot allocate memory");
+        return false;
     }
     free(*slot);
     *slot = copy;
-    return 1;
+    return true;
 }
 
 /* Closes any open connection and records where the new one goes. */
-static int
+static bool
 prepare_open(struct remctl *r, const char *host, unsigned short port,
              const char *principal, bool reopenable)
 {
     const char *forced = getenv("REMCTL_TEST_PROTOCOL");
 
-    remctl_disconnect(r, true);
+    rc_disconnect(r, true);
     if (host == NULL) {
-        remctl_set_error(r, "no host given");
-        return 0;
+        rc_set_error(r, "no host given");
+        return false;
     }
     if (!replace_string(r, &r->host, host)
         || !replace_string(r, &r->principal, principal))
-        return 0;
+        return false;
     r->port = port;
     r->reopenable = reopenable;
     /* Test hook, not API: REMCTL_TEST_PROTOCOL=1 speaks protocol 1. */
     r->force_protocol = forced != NULL ? atoi(forced) : 0;
-    return 1;
-}
-
-/*
- * A failed open leaves no connection and nothing to reopen: later calls
- * report "no connection open", as after remctl_new.
- */
-static int
-open_failed(struct remctl *r)
-{
-    remctl_disconnect(r, false);
-    free(r->host);
-    free(r->principal);
-    r->host = NULL;
-    r->principal = NULL;
-    return 0;
-}
-
-/* Authenticates over the connected socket; tears it down on failure. */
-static int
-finish_open(struct remctl *r)
-{
-    if (remctl_establish(r, r->host, r->principal))
-        return 1;
-    return open_failed(r);
+    return true;
 }
 
 /*
@@ -112,9 +90,9 @@ remctl_open(struct remctl *r, const char *host, unsigned short port,
             const char *principal)
 {
     if (!prepare_open(r, host, port, principal, true)
-        || !remctl_connect_host(r, host, port))
-        return open_failed(r);
-    return finish_open(r);
+        || !rc_connect_host(r, host, port))
+        return rc_open_failed(r);
+    return rc_open_finish(r);
 }
 
 int
@@ -127,9 +105,9 @@ remctl_open_addrinfo(struct remctl *r, const char *host,
                      ai != NULL ? ai->ai_addrlen : 0, name, sizeof(name),
                      "address");
     if (!prepare_open(r, host, 0, principal, false)
-        || !remctl_connect_addrinfo(r, host, ai))
-        return open_failed(r);
-    return finish_open(r);
+        || !rc_connect_addrinfo(r, host, ai))
+        return rc_open_failed(r);
+    return rc_open_finish(r);
 }
 
 int
@@ -142,9 +120,9 @@ remctl_open_sockaddr(struct remctl *r, const char *host,
     host = peer_name(host, principal, addr, addrlen > 0 ? addrlen : 0, name,
                      sizeof(name), "address");
     if (!prepare_open(r, host, 0, principal, false)
-        || !remctl_connect_sockaddr(r, host, addr, addrlen))
-        return open_failed(r);
-    return finish_open(r);
+        || !rc_connect_sockaddr(r, host, addr, addrlen))
+        return rc_open_failed(r);
+    return rc_open_finish(r);
 }
 
 int
@@ -164,29 +142,26 @@ remctl_open_fd(struct remctl *r, const char *host, int fd,
     host = peer_name(host, principal, (struct sockaddr *) &peer, length, name,
                      sizeof(name), "file descriptor");
     if (!prepare_open(r, host, 0, principal, false))
-        return open_failed(r);
+        return rc_open_failed(r);
     if (fd < 0) {
-        remctl_set_error(r, "invalid file descriptor %d", fd);
-        return open_failed(r);
+        rc_set_error(r, "invalid file descriptor %d", fd);
+        return rc_open_failed(r);
     }
-    if (!remctl_socket_ready(r, fd)) {
-        remctl_set_errno_error(r, "cannot use file descriptor", errno);
-        return open_failed(r);
-    }
-    r->fd = fd;
-    return finish_open(r);
+    if (!rc_adopt_fd(r, fd))
+        return rc_open_failed(r);
+    return rc_open_finish(r);
 }
 
 int
 remctl_set_ccache(struct remctl *r, const char *ccache)
 {
     const char *load_error;
-    const struct gss_functions *gss = gss_load(&load_error);
+    const struct gss_functions *gss = rc_gss_load(&load_error);
 
     /* Without any GSS-API library, open reports that; keep the setting. */
     if (gss != NULL && gss->acquire_cred_from == NULL
         && gss->krb5_ccache_name == NULL) {
-        remctl_set_error(r, "setting credential cache not supported");
+        rc_set_error(r, "setting credential cache not supported");
         return 0;
     }
     return replace_string(r, &r->ccache, ccache);
@@ -199,7 +174,7 @@ remctl_set_source_ip(struct remctl *r, const char *source)
 
     if (source != NULL && inet_pton(AF_INET, source, address) != 1
         && inet_pton(AF_INET6, source, address) != 1) {
-        remctl_set_error(r, "invalid source IP address %s", source);
+        rc_set_error(r, "invalid source IP address %s", source);
         return 0;
     }
     return replace_string(r, &r->source, source);
@@ -209,7 +184,7 @@ int
 remctl_set_timeout(struct remctl *r, time_t seconds)
 {
     if (seconds < 0) {
-        remctl_set_error(r, "invalid timeout %ld", (long) seconds);
+        rc_set_error(r, "invalid timeout %ld", (long) seconds);
         return 0;
     }
     r->timeout = seconds;
@@ -221,28 +196,28 @@ remctl_commandv(struct remctl *r, const struct iovec *command, size_t count)
 {
     size_t i;
 
-    remctl_release_output(r);
+    rc_output_reset(r);
     if (count == 0) {
-        remctl_set_error(r, "cannot send empty command");
+        rc_set_error(r, "cannot send empty command");
         return 0;
     }
     if (count > UINT32_MAX) {
-        remctl_set_error(r, "too many arguments");
+        rc_set_error(r, "too many arguments");
         return 0;
     }
     for (i = 0; i < count; i++)
         if (command[i].iov_len > UINT32_MAX) {
-            remctl_set_error(r, "argument %zu too long", i);
+            rc_set_error(r, "argument %zu too long", i);
             return 0;
         }
     /* A new command before the last answer was read: start afresh. */
     if (r->state != STATE_IDLE)
-        remctl_disconnect(r, false);
-    if (!remctl_ensure_open(r))
+        rc_disconnect(r, false);
+    if (!rc_ensure_open(r))
         return 0;
     if (r->protocol == 1)
-        return remctl_v1_command(r, command, count);
-    return remctl_v2_command(r, command, count);
+        return rc_v1_command(r, command, count);
+    return rc_v2_command(r, command, count);
 }
 
 int
@@ -255,12 +230,12 @@ remctl_command(struct remctl *r, const char **argv)
     while (argv != NULL && argv[count] != NULL)
         count++;
     if (count == 0) {
-        remctl_set_error(r, "cannot send empty command");
+        rc_set_error(r, "cannot send empty command");
         return 0;
     }
     vector = calloc(count, sizeof(*vector));
     if (vector == NULL) {
-        remctl_set_error(r, "cannot allocate memory");
+        rc_set_error(r, "cannot allocate memory");
         return 0;
     }
     for (i = 0; i < count; i++) {
@@ -275,33 +250,33 @@ remctl_command(struct remctl *r, const char **argv)
 struct remctl_output *
 remctl_output(struct remctl *r)
 {
-    remctl_release_output(r);
+    rc_output_reset(r);
     if (r->state == STATE_IDLE) {
         if (r->host == NULL) {
-            remctl_set_error(r, "no connection open");
+            rc_set_error(r, "no connection open");
             return NULL;
         }
         r->output.type = REMCTL_OUT_DONE;
         return &r->output;
     }
     if (r->protocol == 1)
-        return remctl_v1_output(r);
-    return remctl_v2_output(r);
+        return rc_v1_output(r);
+    return rc_v2_output(r);
 }
 
 int
 remctl_noop(struct remctl *r)
 {
-    remctl_release_output(r);
+    rc_output_reset(r);
     if (r->state != STATE_IDLE)
-        remctl_disconnect(r, false);
-    if (!remctl_ensure_open(r))
+        rc_disconnect(r, false);
+    if (!rc_ensure_open(r))
         return 0;
     if (r->protocol == 1) {
-        remctl_set_error(r, "NOOP message not supported");
+        rc_set_error(r, "NOOP message not supported");
         return 0;
     }
-    return remctl_v2_noop(r);
+    return rc_v2_noop(r);
 }
 
 void
@@ -309,7 +284,8 @@ remctl_close(struct remctl *r)
 {
     if (r == NULL)
         return;
-    remctl_disconnect(r, true);
+    rc_disconnect(r, true);
+    rc_output_free(r);
     free(r->host);
     free(r->principal);
     free(r->ccache);

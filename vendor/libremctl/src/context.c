@@ -1,15 +1,14 @@
 /*
- * The opening exchange (PROTOCOL.md §2 and §4), credential selection, and
- * teardown of a connection.
+ * The GSS-API exchange that authenticates a connected socket (PROTOCOL.md
+ * §2 and §4): the server's name, the credentials of the handle's ticket
+ * cache, and the gss_init_sec_context loop.
  */
 #include "internal.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Flags we ask for, and those protocol 2 requires the server to grant. */
 #define REQUESTED_FLAGS                                                       \
@@ -18,7 +17,7 @@
 #define REQUIRED_FLAGS (GSS_C_MUTUAL_FLAG | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG)
 
 /* The server's name: host@HOST without a principal, else the principal. */
-static int
+static bool
 import_server_name(struct remctl *r, const char *host, const char *principal,
                    gss_name_t *name)
 {
@@ -30,23 +29,23 @@ import_server_name(struct remctl *r, const char *host, const char *principal,
     if (principal != NULL) {
         buffer.value = (void *) principal;
         buffer.length = strlen(principal);
-        type = GSS_OID_ARG(gss_oid_nt_user_name);
+        type = GSS_OID_ARG(rc_oid_nt_user_name);
     } else {
         if (asprintf(&service, "host@%s", host) < 0) {
-            remctl_set_error(r, "cannot allocate memory");
-            return 0;
+            rc_set_error(r, "cannot allocate memory");
+            return false;
         }
         buffer.value = service;
         buffer.length = strlen(service);
-        type = GSS_OID_ARG(gss_oid_nt_hostbased_service);
+        type = GSS_OID_ARG(rc_oid_nt_hostbased_service);
     }
     major = r->gss->import_name(&minor, &buffer, type, name);
     free(service);
     if (major != GSS_S_COMPLETE) {
-        remctl_set_gss_error(r, "parsing name", major, minor);
-        return 0;
+        rc_set_gss_error(r, "parsing name", major, minor);
+        return false;
     }
-    return 1;
+    return true;
 }
 
 /*
@@ -63,7 +62,7 @@ import_server_name(struct remctl *r, const char *host, const char *principal,
 struct ccache_job {
     struct remctl *r; /* only touched while the caller waits in join */
     gss_cred_id_t cred;
-    int ok;
+    bool ok;
 };
 
 static void *
@@ -71,38 +70,38 @@ acquire_in_thread(void *data)
 {
     struct ccache_job *job = data;
     struct remctl *r = job->r;
-    gss_OID_set_desc mechs = {1, GSS_OID_ARG(gss_oid_krb5_mech)};
+    gss_OID_set_desc mechs = {1, GSS_OID_ARG(rc_oid_krb5_mech)};
     OM_uint32 major, minor;
 
     major = r->gss->krb5_ccache_name(&minor, r->ccache, NULL);
     if (major != GSS_S_COMPLETE) {
-        remctl_set_gss_error(r, "setting credential cache", major, minor);
+        rc_set_gss_error(r, "setting credential cache", major, minor);
         return NULL;
     }
     major = r->gss->acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
                                  &mechs, GSS_C_INITIATE, &job->cred, NULL,
                                  NULL);
     if (major != GSS_S_COMPLETE) {
-        remctl_set_gss_error(r, "acquiring credentials", major, minor);
+        rc_set_gss_error(r, "acquiring credentials", major, minor);
         job->cred = GSS_C_NO_CREDENTIAL;
         return NULL;
     }
-    job->ok = 1;
+    job->ok = true;
     return NULL;
 }
 
-static int
+static bool
 acquire_with_ccache_name(struct remctl *r, gss_cred_id_t *cred)
 {
-    struct ccache_job job = {r, GSS_C_NO_CREDENTIAL, 0};
+    struct ccache_job job = {r, GSS_C_NO_CREDENTIAL, false};
     pthread_t thread;
     int status;
 
     status = pthread_create(&thread, NULL, acquire_in_thread, &job);
     if (status != 0) {
-        remctl_set_errno_error(r, "cannot start thread to acquire credentials",
-                               status);
-        return 0;
+        rc_set_errno_error(r, "cannot start thread to acquire credentials",
+                           status);
+        return false;
     }
     pthread_join(thread, NULL);
     *cred = job.cred;
@@ -114,16 +113,16 @@ acquire_with_ccache_name(struct remctl *r, gss_cred_id_t *cred)
  * handle or thread: gss_acquire_cred_from where the library has it, else
  * gss_krb5_ccache_name in a thread of its own (above).
  */
-static int
+static bool
 acquire_credentials(struct remctl *r, gss_cred_id_t *cred)
 {
-    gss_OID_set_desc mechs = {1, GSS_OID_ARG(gss_oid_krb5_mech)};
+    gss_OID_set_desc mechs = {1, GSS_OID_ARG(rc_oid_krb5_mech)};
     const struct gss_functions *gss = r->gss;
     OM_uint32 major, minor;
 
     *cred = GSS_C_NO_CREDENTIAL;
     if (r->ccache == NULL)
-        return 1;
+        return true;
     if (gss->acquire_cred_from != NULL && getenv("REMCTL_TEST_NO_CRED_FROM") == NULL) {
         gss_key_value_element_desc element = {"ccache", r->ccache};
         gss_key_value_set_desc store = {1, &element};
@@ -134,19 +133,19 @@ acquire_credentials(struct remctl *r, gss_cred_id_t *cred)
     } else if (gss->krb5_ccache_name != NULL) {
         return acquire_with_ccache_name(r, cred);
     } else {
-        remctl_set_error(r, "setting credential cache not supported");
-        return 0;
+        rc_set_error(r, "setting credential cache not supported");
+        return false;
     }
     if (major != GSS_S_COMPLETE) {
-        remctl_set_gss_error(r, "acquiring credentials", major, minor);
+        rc_set_gss_error(r, "acquiring credentials", major, minor);
         *cred = GSS_C_NO_CREDENTIAL;
-        return 0;
+        return false;
     }
-    return 1;
+    return true;
 }
 
 /* The gss_init_sec_context loop, exchanging tokens with the server. */
-static int
+static bool
 negotiate(struct remctl *r, gss_cred_id_t cred, gss_name_t name,
           OM_uint32 *granted)
 {
@@ -155,37 +154,37 @@ negotiate(struct remctl *r, gss_cred_id_t cred, gss_name_t name,
     gss_buffer_t in_ptr = GSS_C_NO_BUFFER;
     OM_uint32 major, minor, release_minor;
     unsigned char flags;
-    int sent;
+    bool sent;
 
     for (;;) {
         out.length = 0;
         out.value = NULL;
         major = gss->init_sec_context(
-            &minor, cred, &r->context, name, GSS_OID_ARG(gss_oid_krb5_mech),
+            &minor, cred, &r->context, name, GSS_OID_ARG(rc_oid_krb5_mech),
             REQUESTED_FLAGS, 0, GSS_C_NO_CHANNEL_BINDINGS, in_ptr, NULL, &out,
             granted, NULL);
-        sent = 1;
+        sent = true;
         if (out.length > 0 && !GSS_ERROR(major)) {
             flags = TOKEN_CONTEXT | (r->protocol > 1 ? TOKEN_PROTOCOL : 0);
-            sent = remctl_token_send(r, flags, out.value, out.length,
-                                     "error sending token");
+            sent = rc_token_send(r, flags, out.value, out.length,
+                                 "error sending token");
         }
         if (out.value != NULL)
             gss->release_buffer(&release_minor, &out);
         if (GSS_ERROR(major)) {
-            remctl_set_gss_error(r, "initializing context", major, minor);
-            return 0;
+            rc_set_gss_error(r, "initializing context", major, minor);
+            return false;
         }
         if (!sent)
-            return 0;
+            return false;
         if (!(major & GSS_S_CONTINUE_NEEDED))
-            return 1;
-        if (!remctl_token_recv(r, &flags, &in))
-            return 0;
+            return true;
+        if (!rc_token_recv(r, &flags, &in))
+            return false;
         if (!(flags & TOKEN_CONTEXT)) {
-            remctl_set_error(r, "unexpected token flags 0x%02x from server "
-                                "during authentication", flags);
-            return 0;
+            rc_set_error(r, "unexpected token flags 0x%02x from server "
+                            "during authentication", flags);
+            return false;
         }
         /* A server that drops the PROTOCOL flag speaks protocol 1. */
         if (r->protocol > 1 && !(flags & TOKEN_PROTOCOL))
@@ -194,134 +193,38 @@ negotiate(struct remctl *r, gss_cred_id_t cred, gss_name_t name,
     }
 }
 
-int
-remctl_establish(struct remctl *r, const char *host, const char *principal)
+bool
+rc_establish(struct remctl *r, const char *host, const char *principal)
 {
     gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
     gss_name_t name = GSS_C_NO_NAME;
     OM_uint32 granted = 0, minor;
     const char *load_error = NULL;
     unsigned char flags;
-    int ok = 0;
+    bool ok = false;
 
-    r->gss = gss_load(&load_error);
+    r->gss = rc_gss_load(&load_error);
     if (r->gss == NULL) {
-        remctl_set_error(r, "%s", load_error);
-        return 0;
+        rc_set_error(r, "%s", load_error);
+        return false;
     }
     r->protocol = r->force_protocol == 1 ? 1 : 2;
     flags = TOKEN_NOOP | TOKEN_CONTEXT_NEXT
             | (r->protocol > 1 ? TOKEN_PROTOCOL : 0);
-    if (!remctl_token_send(r, flags, "", 0, "error sending token"))
-        return 0;
+    if (!rc_token_send(r, flags, "", 0, "error sending token"))
+        return false;
     if (!import_server_name(r, host, principal, &name))
-        return 0;
+        return false;
     if (acquire_credentials(r, &cred) && negotiate(r, cred, name, &granted)) {
         /* Some libraries report flags late: check only once complete. */
         if (r->protocol > 1 && (granted & REQUIRED_FLAGS) != REQUIRED_FLAGS)
-            remctl_set_error(r, "server did not negotiate acceptable GSS-API "
-                                "flags");
+            rc_set_error(r, "server did not negotiate acceptable GSS-API "
+                            "flags");
         else
-            ok = 1;
+            ok = true;
     }
     if (cred != GSS_C_NO_CREDENTIAL)
         r->gss->release_cred(&minor, &cred);
     r->gss->release_name(&minor, &name);
     return ok;
-}
-
-void
-remctl_release_output(struct remctl *r)
-{
-    OM_uint32 minor;
-
-    if (r->unwrapped.value != NULL)
-        r->gss->release_buffer(&minor, &r->unwrapped);
-    r->unwrapped.value = NULL;
-    r->unwrapped.length = 0;
-    memset(&r->output, 0, sizeof(r->output));
-}
-
-void
-remctl_disconnect(struct remctl *r, bool send_quit)
-{
-    static const unsigned char quit[2] = {2, MSG_QUIT};
-    OM_uint32 minor;
-
-    remctl_release_output(r);
-    if (r->fd >= 0 && send_quit && r->protocol > 1
-        && r->context != GSS_C_NO_CONTEXT) {
-        time_t timeout = r->timeout;
-        char *error = r->error;
-
-        /* Best effort, and never a long wait: the caller is closing. */
-        r->error = NULL;
-        if (r->timeout == 0 || r->timeout > 1)
-            r->timeout = 1;
-        remctl_token_send_wrapped(r, TOKEN_DATA | TOKEN_PROTOCOL, quit,
-                                  sizeof(quit));
-        r->timeout = timeout;
-        free(r->error);
-        r->error = error;
-    }
-    if (r->lookahead.value != NULL)
-        r->gss->release_buffer(&minor, &r->lookahead);
-    r->lookahead.value = NULL;
-    r->lookahead.length = 0;
-    free(r->merged);
-    r->merged = NULL;
-    r->merged_size = 0;
-    r->deferred_failure = false;
-    if (r->context != GSS_C_NO_CONTEXT)
-        r->gss->delete_sec_context(&minor, &r->context, GSS_C_NO_BUFFER);
-    r->context = GSS_C_NO_CONTEXT;
-    if (r->fd >= 0)
-        close(r->fd);
-    r->fd = -1;
-    remctl_reader_free(&r->reader);
-    free(r->v1_data);
-    r->v1_data = NULL;
-    r->v1_length = 0;
-    r->state = STATE_IDLE;
-}
-
-/* Opens the connection again to the same host, port and principal. */
-static int
-reopen(struct remctl *r)
-{
-    if (!remctl_connect_host(r, r->host, r->port))
-        return 0;
-    if (!remctl_establish(r, r->host, r->principal)) {
-        remctl_disconnect(r, false);
-        return 0;
-    }
-    return 1;
-}
-
-int
-remctl_ensure_open(struct remctl *r)
-{
-    int state;
-
-    if (r->host == NULL) {
-        remctl_set_error(r, "no connection open");
-        return 0;
-    }
-    if (r->fd >= 0) {
-        state = remctl_connection_state(r);
-        if (state == 0)
-            return 1;
-        remctl_disconnect(r, false);
-        if (state < 0) {
-            remctl_set_error(r, "unexpected data from server before command");
-            return 0;
-        }
-    }
-    if (!r->reopenable) {
-        remctl_set_error(r, "connection to %s closed and cannot be reopened "
-                            "(it was opened from an address or a file "
-                            "descriptor)", r->host);
-        return 0;
-    }
-    return reopen(r);
 }

@@ -21,7 +21,7 @@ replace_error(struct remctl *r, char *message)
 }
 
 void
-remctl_set_error(struct remctl *r, const char *format, ...)
+rc_set_error(struct remctl *r, const char *format, ...)
 {
     va_list args;
     int length;
@@ -44,9 +44,9 @@ remctl_set_error(struct remctl *r, const char *format, ...)
 }
 
 void
-remctl_set_errno_error(struct remctl *r, const char *prefix, int err)
+rc_set_errno_error(struct remctl *r, const char *prefix, int err)
 {
-    remctl_set_error(r, "%s: %s", prefix, strerror(err));
+    rc_set_error(r, "%s: %s", prefix, strerror(err));
 }
 
 /* Appends every message gss_display_status has for one status code. */
@@ -60,7 +60,7 @@ append_status(const struct gss_functions *gss, char *out, size_t size,
 
     do {
         major = gss->display_status(&minor, code, type,
-                                    GSS_OID_ARG(gss_oid_krb5_mech), &context,
+                                    GSS_OID_ARG(rc_oid_krb5_mech), &context,
                                     &text);
         if (GSS_ERROR(major))
             return;
@@ -73,8 +73,8 @@ append_status(const struct gss_functions *gss, char *out, size_t size,
 }
 
 void
-remctl_set_gss_error(struct remctl *r, const char *action, OM_uint32 major,
-                     OM_uint32 minor)
+rc_set_gss_error(struct remctl *r, const char *action, OM_uint32 major,
+                 OM_uint32 minor)
 {
     char major_text[1024] = "", minor_text[1024] = "";
 
@@ -84,8 +84,47 @@ remctl_set_gss_error(struct remctl *r, const char *action, OM_uint32 major,
         append_status(r->gss, minor_text, sizeof(minor_text), minor,
                       GSS_C_MECH_CODE);
     }
-    remctl_set_error(r, "GSS-API error %s: %s, %s", action, major_text,
-                     minor_text);
+    rc_set_error(r, "GSS-API error %s: %s, %s", action, major_text,
+                 minor_text);
+}
+
+/* Back to "no error". */
+void
+rc_clear_error(struct remctl *r)
+{
+    free(r->error);
+    r->error = NULL;
+    r->error_no_memory = false;
+}
+
+/* Moves the error out of the handle, leaving "no error". */
+struct rc_saved_error
+rc_take_error(struct remctl *r)
+{
+    struct rc_saved_error saved = {r->error, r->error_no_memory};
+
+    r->error = NULL;
+    r->error_no_memory = false;
+    return saved;
+}
+
+/* Puts a taken error back, replacing the handle's current one. */
+void
+rc_restore_error(struct remctl *r, struct rc_saved_error *saved)
+{
+    free(r->error);
+    r->error = saved->message;
+    r->error_no_memory = saved->no_memory;
+    saved->message = NULL;
+    saved->no_memory = false;
+}
+
+void
+rc_discard_error(struct rc_saved_error *saved)
+{
+    free(saved->message);
+    saved->message = NULL;
+    saved->no_memory = false;
 }
 
 const char *

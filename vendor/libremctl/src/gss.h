@@ -115,12 +115,12 @@ struct gss_functions {
  * per process, thread-safely), or NULL with *error set to a message that says
  * what was tried and what to install.
  */
-const struct gss_functions *gss_load(const char **error);
+const struct gss_functions *rc_gss_load(const char **error);
 
 /* OIDs of RFC 2744 and RFC 1964, kept here since we have no headers. */
-extern const gss_OID_desc gss_oid_krb5_mech;
-extern const gss_OID_desc gss_oid_nt_hostbased_service;
-extern const gss_OID_desc gss_oid_nt_user_name;
+extern const gss_OID_desc rc_oid_krb5_mech;
+extern const gss_OID_desc rc_oid_nt_hostbased_service;
+extern const gss_OID_desc rc_oid_nt_user_name;
 
 /* GSS-API takes OIDs through non-const pointers but never writes them. */
 #define GSS_OID_ARG(oid) ((gss_OID) (void *) &(oid))

@@ -10,13 +10,14 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const gss_OID_desc gss_oid_krb5_mech = {9, (void *) "\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"};
-const gss_OID_desc gss_oid_nt_hostbased_service = {10, (void *) "\x2a\x86\x48\x86\xf7\x12\x01\x02\x01\x04"};
-const gss_OID_desc gss_oid_nt_user_name = {10, (void *) "\x2a\x86\x48\x86\xf7\x12\x01\x02\x01\x01"};
+const gss_OID_desc rc_oid_krb5_mech = {9, (void *) "\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"};
+const gss_OID_desc rc_oid_nt_hostbased_service = {10, (void *) "\x2a\x86\x48\x86\xf7\x12\x01\x02\x01\x04"};
+const gss_OID_desc rc_oid_nt_user_name = {10, (void *) "\x2a\x86\x48\x86\xf7\x12\x01\x02\x01\x01"};
 
 /* Names tried when REMCTL_GSSAPI_LIBRARY is not set: MIT, then Heimdal. */
 static const char *const default_names[] = {
@@ -31,10 +32,10 @@ static const char *const default_names[] = {
 
 static struct {
     pthread_once_t once;
-    int loaded;
+    bool loaded;
     struct gss_functions table;
     char error[4096];
-} gss_state = {PTHREAD_ONCE_INIT, 0, {0}, {0}};
+} gss_state = {PTHREAD_ONCE_INIT, false, {0}, {0}};
 
 /* Appends to the error buffer, never past its end. */
 static void
@@ -52,31 +53,31 @@ error_append(const char *text)
         *(void **) &table->field = dlsym(handle, name);                      \
         if (table->field == NULL && (required)) {                             \
             *missing = name;                                                  \
-            return 0;                                                         \
+            return false;                                                     \
         }                                                                     \
     } while (0)
 
-static int
+static bool
 resolve(void *handle, struct gss_functions *table, const char **missing)
 {
-    LOAD(import_name, "gss_import_name", 1);
-    LOAD(release_name, "gss_release_name", 1);
-    LOAD(init_sec_context, "gss_init_sec_context", 1);
-    LOAD(delete_sec_context, "gss_delete_sec_context", 1);
-    LOAD(wrap, "gss_wrap", 1);
-    LOAD(unwrap, "gss_unwrap", 1);
-    LOAD(verify_mic, "gss_verify_mic", 1);
-    LOAD(release_buffer, "gss_release_buffer", 1);
-    LOAD(display_status, "gss_display_status", 1);
-    LOAD(acquire_cred, "gss_acquire_cred", 1);
-    LOAD(release_cred, "gss_release_cred", 1);
-    LOAD(acquire_cred_from, "gss_acquire_cred_from", 0);
-    LOAD(krb5_ccache_name, "gss_krb5_ccache_name", 0);
-    return 1;
+    LOAD(import_name, "gss_import_name", true);
+    LOAD(release_name, "gss_release_name", true);
+    LOAD(init_sec_context, "gss_init_sec_context", true);
+    LOAD(delete_sec_context, "gss_delete_sec_context", true);
+    LOAD(wrap, "gss_wrap", true);
+    LOAD(unwrap, "gss_unwrap", true);
+    LOAD(verify_mic, "gss_verify_mic", true);
+    LOAD(release_buffer, "gss_release_buffer", true);
+    LOAD(display_status, "gss_display_status", true);
+    LOAD(acquire_cred, "gss_acquire_cred", true);
+    LOAD(release_cred, "gss_release_cred", true);
+    LOAD(acquire_cred_from, "gss_acquire_cred_from", false);
+    LOAD(krb5_ccache_name, "gss_krb5_ccache_name", false);
+    return true;
 }
 
 /* Tries one library; on failure notes why in the error buffer. */
-static int
+static bool
 try_library(const char *name, int attempt)
 {
     const char *missing = NULL;
@@ -85,7 +86,7 @@ try_library(const char *name, int attempt)
     char line[1024];
 
     if (handle != NULL && resolve(handle, &gss_state.table, &missing))
-        return 1;
+        return true;
     if (handle == NULL) {
         why = dlerror();
         snprintf(line, sizeof(line), "%s%s", attempt > 0 ? "; " : "",
@@ -97,7 +98,7 @@ try_library(const char *name, int attempt)
         dlclose(handle);
     }
     error_append(line);
-    return 0;
+    return false;
 }
 
 static void
@@ -119,7 +120,7 @@ load_once(void)
 }
 
 const struct gss_functions *
-gss_load(const char **error)
+rc_gss_load(const char **error)
 {
     pthread_once(&gss_state.once, load_once);
     if (!gss_state.loaded) {

@@ -1,6 +1,25 @@
 /*
  * Internal structures and functions of libremctl, shared between its files.
- * Nothing here is exported (see libremctl.map).
+ * Nothing here is exported (see libremctl.map): every function shared
+ * between files is named rc_..., so a name that starts with remctl_ is one
+ * of the 16 public functions of remctl.h.
+ *
+ * Conventions: a function that can fail returns bool (true on success) and
+ * leaves the handle's error set on failure; one with three outcomes returns
+ * a named enum.
+ *
+ * The files, by layer (a public call runs down through them):
+ *   api.c          the public handle functions: arguments, then the layers
+ *   simple.c       the one-call interface remctl()
+ *   protocol_v2.c  commands and answers of protocols 2 and 3
+ *   protocol_v1.c  commands and answers of protocol 1
+ *   output.c       the answer handed to the caller and the buffer it uses
+ *   connection.c   connection lifecycle: connect, wait, liveness, reopen,
+ *                  disconnect
+ *   context.c      the GSS-API exchange that authenticates a connection
+ *   token.c        token framing and socket I/O
+ *   error.c        the handle's error message
+ *   gss_loader.c   the host's GSS-API library, loaded at run time
  */
 #ifndef REMCTL_INTERNAL_H
 #define REMCTL_INTERNAL_H 1
@@ -46,7 +65,7 @@ enum {
 enum command_state {
     STATE_IDLE,      /* no command sent, or its answer fully read */
     STATE_WAITING,   /* command sent; reading its answer */
-    STATE_V1_RESULT  /* protocol 1: the one DATA reply is being handed out */
+    STATE_V1_STATUS  /* protocol 1: output handed out, exit status next */
 };
 
 /* Buffered reader: many tokens per recv, no copy until gss_unwrap. */
@@ -57,6 +76,18 @@ struct token_reader {
     size_t end;   /* one past the last received byte */
     bool awaiting; /* a token was just sent: poll before the first recv */
     size_t answer_bytes; /* received since the last send, up to bulk size */
+};
+
+/* The one buffer that output.data points into, reused from call to call. */
+struct answer_buffer {
+    unsigned char *data;
+    size_t size; /* allocated */
+};
+
+/* An error message moved out of a handle, to be put back later. */
+struct rc_saved_error {
+    char *message;
+    bool no_memory;
 };
 
 struct remctl {
@@ -82,62 +113,66 @@ struct remctl {
     /* The command in progress and the answer handed to the caller. */
     enum command_state state;
     struct remctl_output output;
-    gss_buffer_desc unwrapped; /* backs output.data; freed on the next call */
-    gss_buffer_desc lookahead; /* a message read while merging, not yet given */
-    unsigned char *merged;     /* consecutive OUTPUT data handed out at once */
-    size_t merged_size;
-    bool deferred_failure;     /* reading ahead failed: fail the next call */
-    unsigned char *v1_data;    /* protocol 1 reply backing output.data */
-    size_t v1_length;
-    size_t v1_offset;
-    int v1_status;
+    struct answer_buffer answer; /* owns what output.data points into */
+    gss_buffer_desc lookahead;   /* a message read while merging, not yet given */
+    bool deferred_failure;       /* reading ahead failed: fail the next call */
+    int v1_status;               /* protocol 1: the status still to hand out */
 
     char *error;
     bool error_no_memory; /* the last error could not be allocated */
 };
 
-/* error.c: the handle's error string. */
-void remctl_set_error(struct remctl *, const char *format, ...)
+/* error.c: the handle's error message. */
+void rc_set_error(struct remctl *, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
-void remctl_set_gss_error(struct remctl *, const char *action,
-                          OM_uint32 major, OM_uint32 minor);
-void remctl_set_errno_error(struct remctl *, const char *prefix, int err);
+void rc_set_gss_error(struct remctl *, const char *action, OM_uint32 major,
+                      OM_uint32 minor);
+void rc_set_errno_error(struct remctl *, const char *prefix, int err);
+void rc_clear_error(struct remctl *);
+struct rc_saved_error rc_take_error(struct remctl *);
+void rc_restore_error(struct remctl *, struct rc_saved_error *);
+void rc_discard_error(struct rc_saved_error *);
 
-/* connect.c: TCP connection with timeout and source address. */
-int remctl_connect_host(struct remctl *, const char *host,
-                        unsigned short port);
-int remctl_connect_addrinfo(struct remctl *, const char *host,
-                            const struct addrinfo *);
-int remctl_connect_sockaddr(struct remctl *, const char *host,
-                            const struct sockaddr *, int addrlen);
-int remctl_socket_ready(struct remctl *, int fd);
-int remctl_wait_fd(struct remctl *, int fd, short events);
+/* connection.c: the connection's lifecycle. */
+bool rc_open_failed(struct remctl *);
+bool rc_open_finish(struct remctl *);
+bool rc_connect_host(struct remctl *, const char *host, unsigned short port);
+bool rc_connect_addrinfo(struct remctl *, const char *host,
+                         const struct addrinfo *);
+bool rc_connect_sockaddr(struct remctl *, const char *host,
+                         const struct sockaddr *, int addrlen);
+bool rc_adopt_fd(struct remctl *, int fd);
+bool rc_wait_fd(struct remctl *, int fd, short events);
+bool rc_ensure_open(struct remctl *);
+void rc_disconnect(struct remctl *, bool send_quit);
+
+/* context.c: the GSS-API exchange over a connected socket. */
+bool rc_establish(struct remctl *, const char *host, const char *principal);
 
 /* token.c: framing and socket I/O. */
-int remctl_token_send(struct remctl *, unsigned char flags, const void *data,
-                      size_t length, const char *prefix);
-int remctl_token_recv(struct remctl *, unsigned char *flags,
-                      gss_buffer_desc *payload);
-int remctl_token_send_wrapped(struct remctl *, unsigned char flags,
-                              const void *data, size_t length);
-int remctl_token_recv_unwrapped(struct remctl *, unsigned char *flags,
-                                gss_buffer_desc *message);
-void remctl_reader_free(struct token_reader *);
-int remctl_connection_state(struct remctl *);
-bool remctl_token_buffered(const struct remctl *);
+bool rc_token_send(struct remctl *, unsigned char flags, const void *data,
+                   size_t length, const char *prefix);
+bool rc_token_recv(struct remctl *, unsigned char *flags,
+                   gss_buffer_desc *payload);
+bool rc_token_send_wrapped(struct remctl *, unsigned char flags,
+                           const void *data, size_t length);
+bool rc_token_recv_unwrapped(struct remctl *, unsigned char *flags,
+                             gss_buffer_desc *message);
+bool rc_token_buffered(const struct remctl *);
+void rc_reader_free(struct token_reader *);
 
-/* context.c: the opening exchange and connection teardown. */
-int remctl_establish(struct remctl *, const char *host, const char *principal);
-void remctl_disconnect(struct remctl *, bool send_quit);
-void remctl_release_output(struct remctl *);
-int remctl_ensure_open(struct remctl *);
+/* output.c: r->output and the buffer behind output.data. */
+void rc_output_reset(struct remctl *);
+bool rc_output_set_data(struct remctl *, const void *data, size_t length);
+bool rc_output_append_data(struct remctl *, const void *data, size_t length);
+void rc_output_free(struct remctl *);
 
 /* protocol_v2.c and protocol_v1.c: commands and their answers. */
-int remctl_v2_command(struct remctl *, const struct iovec *, size_t count);
-struct remctl_output *remctl_v2_output(struct remctl *);
-int remctl_v2_noop(struct remctl *);
-int remctl_v1_command(struct remctl *, const struct iovec *, size_t count);
-struct remctl_output *remctl_v1_output(struct remctl *);
+bool rc_v2_command(struct remctl *, const struct iovec *, size_t count);
+struct remctl_output *rc_v2_output(struct remctl *);
+bool rc_v2_noop(struct remctl *);
+bool rc_v1_command(struct remctl *, const struct iovec *, size_t count);
+struct remctl_output *rc_v1_output(struct remctl *);
 
 /* Big-endian integers. */
 static inline void

@@ -19,14 +19,14 @@ build_command(struct remctl *r, const struct iovec *command, size_t count,
     for (i = 0; i < count; i++) {
         total += 4 + command[i].iov_len;
         if (total > TOKEN_MAX_DATA) {
-            remctl_set_error(r, "command too long for protocol 1 "
-                                "(at most %u octets)", TOKEN_MAX_DATA);
+            rc_set_error(r, "command too long for protocol 1 "
+                            "(at most %u octets)", TOKEN_MAX_DATA);
             return NULL;
         }
     }
     buffer = malloc(total);
     if (buffer == NULL) {
-        remctl_set_error(r, "cannot allocate memory");
+        rc_set_error(r, "cannot allocate memory");
         return NULL;
     }
     put_u32(buffer, (uint32_t) count);
@@ -41,64 +41,65 @@ build_command(struct remctl *r, const struct iovec *command, size_t count,
 }
 
 /* Reads the server's MIC and checks it covers exactly what we sent. */
-static int
+static bool
 verify_mic(struct remctl *r, unsigned char *command, size_t length)
 {
     gss_buffer_desc message, mic;
     OM_uint32 major, minor;
     unsigned char flags;
 
-    if (!remctl_token_recv(r, &flags, &mic))
-        return 0;
+    if (!rc_token_recv(r, &flags, &mic))
+        return false;
     if (flags != TOKEN_MIC) {
-        remctl_set_error(r, "unexpected token flags 0x%02x from server",
-                         flags);
-        return 0;
+        rc_set_error(r, "unexpected token flags 0x%02x from server", flags);
+        return false;
     }
     message.value = command;
     message.length = length;
     major = r->gss->verify_mic(&minor, r->context, &message, &mic, NULL);
     if (major != GSS_S_COMPLETE) {
-        remctl_set_gss_error(r, "verifying signature", major, minor);
-        return 0;
+        rc_set_gss_error(r, "verifying signature", major, minor);
+        return false;
     }
-    return 1;
+    return true;
 }
 
-/* Reads the DATA reply: exit status, length, output (all stdout). */
-static int
+/*
+ * Reads the DATA reply (exit status, length, output, all of it stdout) and
+ * puts it in r->output: the output if there is any, else the status.
+ */
+static bool
 read_reply(struct remctl *r)
 {
     gss_buffer_desc payload, reply = GSS_C_EMPTY_BUFFER;
     OM_uint32 major, minor;
     unsigned char flags;
     const unsigned char *p;
-    int ok = 0;
+    bool ok = false;
 
-    if (!remctl_token_recv(r, &flags, &payload))
-        return 0;
+    if (!rc_token_recv(r, &flags, &payload))
+        return false;
     if (flags != TOKEN_DATA) {
-        remctl_set_error(r, "unexpected token flags 0x%02x from server",
-                         flags);
-        return 0;
+        rc_set_error(r, "unexpected token flags 0x%02x from server", flags);
+        return false;
     }
     major = r->gss->unwrap(&minor, r->context, &payload, &reply, NULL, NULL);
     if (major != GSS_S_COMPLETE) {
-        remctl_set_gss_error(r, "unwrapping token", major, minor);
-        return 0;
+        rc_set_gss_error(r, "unwrapping token", major, minor);
+        return false;
     }
     p = reply.value;
     if (reply.length < 8 || get_u32(p + 4) != reply.length - 8) {
-        remctl_set_error(r, "malformed result token from server");
-    } else if (reply.length > 8
-               && (r->v1_data = malloc(reply.length - 8)) == NULL) {
-        remctl_set_error(r, "cannot allocate memory");
-    } else {
+        rc_set_error(r, "malformed result token from server");
+    } else if (reply.length == 8) {
+        r->output.type = REMCTL_OUT_STATUS;
+        r->output.status = (int) get_u32(p);
+        ok = true;
+    } else if (rc_output_set_data(r, p + 8, reply.length - 8)) {
+        r->output.type = REMCTL_OUT_OUTPUT;
+        r->output.stream = 1;
         r->v1_status = (int) get_u32(p);
-        r->v1_length = reply.length - 8;
-        if (r->v1_length > 0)
-            memcpy(r->v1_data, p + 8, r->v1_length);
-        ok = 1;
+        ok = true;
     }
     r->gss->release_buffer(&minor, &reply);
     return ok;
@@ -107,78 +108,51 @@ read_reply(struct remctl *r)
 /*
  * Sends the command and checks the MIC, which the server sends as soon as it
  * has the command; the reply comes when the command has run, and is read by
- * remctl_v1_output, so that, as on protocol 2, command returns at once and
+ * rc_v1_output, so that, as on protocol 2, command returns at once and
  * output waits (and times out).
  */
-int
-remctl_v1_command(struct remctl *r, const struct iovec *command, size_t count)
+bool
+rc_v1_command(struct remctl *r, const struct iovec *command, size_t count)
 {
     unsigned char *data;
     size_t length;
-    int ok;
+    bool ok;
 
     data = build_command(r, command, count, &length);
     if (data == NULL)
-        return 0;
-    ok = remctl_token_send_wrapped(r, TOKEN_DATA | TOKEN_SEND_MIC, data,
-                                   length)
+        return false;
+    ok = rc_token_send_wrapped(r, TOKEN_DATA | TOKEN_SEND_MIC, data, length)
          && verify_mic(r, data, length);
     free(data);
     if (!ok) {
-        remctl_disconnect(r, false);
-        return 0;
+        rc_disconnect(r, false);
+        return false;
     }
     r->state = STATE_WAITING;
-    return 1;
+    return true;
 }
 
 /*
- * Reads the reply, then drops the connection (the server closes it after
- * one command; the next command reconnects) and keeps the reply to hand out.
+ * The first call after the command reads the reply, then drops the
+ * connection (the server closes it after one command; the next command
+ * reconnects) and hands out the output, if any; the exit status comes next.
  */
-static int
-receive_reply(struct remctl *r)
-{
-    unsigned char *keep;
-    size_t keep_length;
-    int ok;
-
-    ok = read_reply(r);
-    keep = r->v1_data;
-    keep_length = r->v1_length;
-    r->v1_data = NULL;
-    remctl_disconnect(r, false);
-    if (!ok) {
-        free(keep);
-        return 0;
-    }
-    r->v1_data = keep;
-    r->v1_length = keep_length;
-    r->v1_offset = 0;
-    r->state = STATE_V1_RESULT;
-    return 1;
-}
-
 struct remctl_output *
-remctl_v1_output(struct remctl *r)
+rc_v1_output(struct remctl *r)
 {
-    struct remctl_output *out = &r->output;
+    bool ok;
 
-    if (r->state == STATE_WAITING && !receive_reply(r))
-        return NULL;
-    if (r->v1_offset == 0 && r->v1_length > 0) {
-        out->type = REMCTL_OUT_OUTPUT;
-        out->stream = 1;
-        out->data = (char *) r->v1_data;
-        out->length = r->v1_length;
-        r->v1_offset = 1;
-        return out;
+    if (r->state == STATE_V1_STATUS) {
+        r->output.type = REMCTL_OUT_STATUS;
+        r->output.status = r->v1_status;
+        r->state = STATE_IDLE;
+        return &r->output;
     }
-    out->type = REMCTL_OUT_STATUS;
-    out->status = r->v1_status;
-    r->state = STATE_IDLE;
-    free(r->v1_data);
-    r->v1_data = NULL;
-    r->v1_length = 0;
-    return out;
+    ok = read_reply(r);
+    rc_disconnect(r, false);
+    if (!ok)
+        return NULL;
+    if (r->output.type == REMCTL_OUT_OUTPUT)
+        r->state = STATE_V1_STATUS;
+    return &r->output;
 }

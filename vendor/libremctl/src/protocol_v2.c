@@ -19,7 +19,7 @@ struct command_writer {
 };
 
 /* Sends the buffered part; more tells whether further parts follow. */
-static int
+static bool
 writer_flush(struct command_writer *w, bool more)
 {
     unsigned char status;
@@ -30,25 +30,25 @@ writer_flush(struct command_writer *w, bool more)
         status = more ? 2 : 3;
     w->buffer[3] = status;
     w->first = false;
-    if (!remctl_token_send_wrapped(w->r, TOKEN_DATA | TOKEN_PROTOCOL,
-                                   w->buffer, w->used))
-        return 0;
+    if (!rc_token_send_wrapped(w->r, TOKEN_DATA | TOKEN_PROTOCOL,
+                               w->buffer, w->used))
+        return false;
     w->used = COMMAND_PREFIX;
-    return 1;
+    return true;
 }
 
 /* Appends a count or length, never split across tokens. */
-static int
+static bool
 writer_u32(struct command_writer *w, uint32_t value)
 {
     if (TOKEN_MAX_DATA - w->used < 4 && !writer_flush(w, true))
-        return 0;
+        return false;
     put_u32(w->buffer + w->used, value);
     w->used += 4;
-    return 1;
+    return true;
 }
 
-static int
+static bool
 writer_bytes(struct command_writer *w, const unsigned char *data,
              size_t length)
 {
@@ -56,7 +56,7 @@ writer_bytes(struct command_writer *w, const unsigned char *data,
 
     while (length > 0) {
         if (w->used == TOKEN_MAX_DATA && !writer_flush(w, true))
-            return 0;
+            return false;
         room = TOKEN_MAX_DATA - w->used;
         n = length < room ? length : room;
         memcpy(w->buffer + w->used, data, n);
@@ -64,20 +64,20 @@ writer_bytes(struct command_writer *w, const unsigned char *data,
         data += n;
         length -= n;
     }
-    return 1;
+    return true;
 }
 
-int
-remctl_v2_command(struct remctl *r, const struct iovec *command, size_t count)
+bool
+rc_v2_command(struct remctl *r, const struct iovec *command, size_t count)
 {
     struct command_writer w;
     size_t i;
-    int ok;
+    bool ok;
 
     w.buffer = malloc(TOKEN_MAX_DATA);
     if (w.buffer == NULL) {
-        remctl_set_error(r, "cannot allocate memory");
-        return 0;
+        rc_set_error(r, "cannot allocate memory");
+        return false;
     }
     w.r = r;
     w.first = true;
@@ -92,26 +92,27 @@ remctl_v2_command(struct remctl *r, const struct iovec *command, size_t count)
     ok = ok && writer_flush(&w, false);
     free(w.buffer);
     if (!ok) {
-        remctl_disconnect(r, false);
-        return 0;
+        rc_disconnect(r, false);
+        return false;
     }
     r->state = STATE_WAITING;
-    return 1;
+    return true;
 }
 
 /* Fails the command: the connection is in an unknown state, so drop it. */
 static struct remctl_output *
 fail_output(struct remctl *r)
 {
-    remctl_disconnect(r, false);
+    rc_disconnect(r, false);
     return NULL;
 }
 
 /*
  * Reads one message into *message (or takes the one read ahead while
- * merging), checks its version, and gives its type and body.
+ * merging), checks its version, and gives its type and body. The caller
+ * releases *message, also on failure.
  */
-static int
+static bool
 read_message(struct remctl *r, gss_buffer_desc *message, int *type,
              const unsigned char **body, size_t *length)
 {
@@ -122,39 +123,38 @@ read_message(struct remctl *r, gss_buffer_desc *message, int *type,
         *message = r->lookahead;
         r->lookahead.value = NULL;
         r->lookahead.length = 0;
-    } else if (!remctl_token_recv_unwrapped(r, &flags, message)) {
+    } else if (!rc_token_recv_unwrapped(r, &flags, message)) {
         message->value = NULL;
         message->length = 0;
-        return 0;
+        return false;
     }
     bytes = message->value;
     if (message->length < 2) {
-        remctl_set_error(r, "malformed result token from server");
-        return 0;
+        rc_set_error(r, "malformed result token from server");
+        return false;
     }
     if (bytes[0] < 2 || bytes[0] > 3) {
-        remctl_set_error(r, "unknown protocol version %d from server",
-                         bytes[0]);
-        return 0;
+        rc_set_error(r, "unknown protocol version %d from server", bytes[0]);
+        return false;
     }
     *type = bytes[1];
     *body = bytes + 2;
     *length = message->length - 2;
-    return 1;
+    return true;
 }
 
-static int
+static bool
 unexpected_type(struct remctl *r, int type)
 {
     if (type >= MSG_COMMAND && type <= MSG_NOOP)
-        remctl_set_error(r, "unexpected message type %d from server", type);
+        rc_set_error(r, "unexpected message type %d from server", type);
     else
-        remctl_set_error(r, "unknown message type %d from server", type);
-    return 0;
+        rc_set_error(r, "unknown message type %d from server", type);
+    return false;
 }
 
-/* Parses one answer message into r->output. */
-static int
+/* Parses one answer message into r->output, copying its data there. */
+static bool
 parse_answer(struct remctl *r, int type, const unsigned char *body,
              size_t length)
 {
@@ -165,68 +165,36 @@ parse_answer(struct remctl *r, int type, const unsigned char *body,
         if (length < 5 || (body[0] != 1 && body[0] != 2)
             || get_u32(body + 1) != length - 5)
             break;
+        if (!rc_output_set_data(r, body + 5, length - 5))
+            return false;
         out->type = REMCTL_OUT_OUTPUT;
         out->stream = body[0];
-        out->data = (char *) body + 5;
-        out->length = length - 5;
-        return 1;
+        return true;
     case MSG_STATUS:
         if (length != 1)
             break;
         out->type = REMCTL_OUT_STATUS;
         out->status = body[0];
         r->state = STATE_IDLE;
-        return 1;
+        return true;
     case MSG_ERROR:
         if (length < 8 || get_u32(body + 4) != length - 8)
             break;
+        if (!rc_output_set_data(r, body + 8, length - 8))
+            return false;
         out->type = REMCTL_OUT_ERROR;
         out->error = (int) get_u32(body);
-        out->data = (char *) body + 8;
-        out->length = length - 8;
         r->state = STATE_IDLE;
-        return 1;
+        return true;
     default:
         return unexpected_type(r, type);
     }
-    remctl_set_error(r, "malformed result token from server");
-    return 0;
+    rc_set_error(r, "malformed result token from server");
+    return false;
 }
 
 /* How much consecutive OUTPUT data one call hands out at most. */
 #define MERGE_LIMIT (256u * 1024u)
-
-/* Appends data to the merge buffer, moving the current output there first. */
-static int
-merge_append(struct remctl *r, const unsigned char *data, size_t length)
-{
-    struct remctl_output *out = &r->output;
-    size_t need = out->length + length;
-    bool moved = (out->data == (char *) r->merged && r->merged != NULL);
-    unsigned char *grown;
-
-    if (need > r->merged_size) {
-        size_t size = need < MERGE_LIMIT ? MERGE_LIMIT : need;
-
-        if (moved) {
-            grown = realloc(r->merged, size);
-        } else {
-            grown = malloc(size);
-            if (grown != NULL)
-                free(r->merged);
-        }
-        if (grown == NULL)
-            return 0;
-        r->merged = grown;
-        r->merged_size = size;
-    }
-    if (!moved && out->length > 0)
-        memcpy(r->merged, out->data, out->length);
-    memcpy(r->merged + out->length, data, length);
-    out->data = (char *) r->merged;
-    out->length = need;
-    return 1;
-}
 
 /*
  * Streaming makes one call per OUTPUT message (remctld sends 4 KiB each), so
@@ -245,7 +213,7 @@ merge_output(struct remctl *r)
     OM_uint32 minor;
     int type;
 
-    while (out->length < MERGE_LIMIT && remctl_token_buffered(r)) {
+    while (out->length < MERGE_LIMIT && rc_token_buffered(r)) {
         if (!read_message(r, &next, &type, &body, &length)) {
             if (next.value != NULL)
                 r->gss->release_buffer(&minor, &next);
@@ -254,7 +222,7 @@ merge_output(struct remctl *r)
         }
         if (type != MSG_OUTPUT || length < 5 || body[0] != out->stream
             || get_u32(body + 1) != length - 5
-            || !merge_append(r, body + 5, length - 5)) {
+            || !rc_output_append_data(r, body + 5, length - 5)) {
             r->lookahead = next;
             return;
         }
@@ -263,48 +231,59 @@ merge_output(struct remctl *r)
 }
 
 struct remctl_output *
-remctl_v2_output(struct remctl *r)
+rc_v2_output(struct remctl *r)
 {
+    gss_buffer_desc message = GSS_C_EMPTY_BUFFER;
     const unsigned char *body;
     size_t length;
+    OM_uint32 minor;
     int type;
+    bool ok;
 
     if (r->deferred_failure) {
         r->deferred_failure = false;
         return fail_output(r);
     }
-    if (!read_message(r, &r->unwrapped, &type, &body, &length)
-        || !parse_answer(r, type, body, length))
+    ok = read_message(r, &message, &type, &body, &length)
+         && parse_answer(r, type, body, length);
+    if (message.value != NULL)
+        r->gss->release_buffer(&minor, &message);
+    if (!ok)
         return fail_output(r);
     if (r->output.type == REMCTL_OUT_OUTPUT)
         merge_output(r);
     return &r->output;
 }
 
-int
-remctl_v2_noop(struct remctl *r)
+bool
+rc_v2_noop(struct remctl *r)
 {
     static const unsigned char noop[2] = {3, MSG_NOOP};
+    gss_buffer_desc message = GSS_C_EMPTY_BUFFER;
     const unsigned char *body;
     size_t length;
-    int type, ok = 0;
+    OM_uint32 minor;
+    int type;
+    bool ok = false;
 
-    if (!remctl_token_send_wrapped(r, TOKEN_DATA | TOKEN_PROTOCOL, noop,
-                                   sizeof(noop))
-        || !read_message(r, &r->unwrapped, &type, &body, &length)) {
+    if (!rc_token_send_wrapped(r, TOKEN_DATA | TOKEN_PROTOCOL, noop,
+                               sizeof(noop))
+        || !read_message(r, &message, &type, &body, &length)) {
+        if (message.value != NULL)
+            r->gss->release_buffer(&minor, &message);
         fail_output(r);
-        return 0;
+        return false;
     }
+    r->gss->release_buffer(&minor, &message);
     if (type == MSG_NOOP && length == 0)
-        ok = 1;
+        ok = true;
     else if (type == MSG_VERSION && length == 1)
         /* A protocol 2 server; the connection stays usable. */
-        remctl_set_error(r, "NOOP message not supported");
+        rc_set_error(r, "NOOP message not supported");
     else if (type == MSG_NOOP || type == MSG_VERSION)
-        remctl_set_error(r, "malformed result token from server");
+        rc_set_error(r, "malformed result token from server");
     else
         unexpected_type(r, type);
-    remctl_release_output(r);
     if (!ok && type != MSG_VERSION)
         fail_output(r);
     return ok;

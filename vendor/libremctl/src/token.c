@@ -40,7 +40,7 @@
 #define BULK_ACK_GRACE_MS 1
 
 void
-remctl_reader_free(struct token_reader *reader)
+rc_reader_free(struct token_reader *reader)
 {
     free(reader->buffer);
     memset(reader, 0, sizeof(*reader));
@@ -50,13 +50,13 @@ static void
 set_io_error(struct remctl *r, const char *prefix, int err)
 {
     if (err == ETIMEDOUT)
-        remctl_set_error(r, "%s: timed out", prefix);
+        rc_set_error(r, "%s: timed out", prefix);
     else
-        remctl_set_errno_error(r, prefix, err);
+        rc_set_errno_error(r, prefix, err);
 }
 
-int
-remctl_token_send(struct remctl *r, unsigned char flags, const void *data,
+bool
+rc_token_send(struct remctl *r, unsigned char flags, const void *data,
                   size_t length, const char *prefix)
 {
     unsigned char header[TOKEN_HEADER_LENGTH];
@@ -78,11 +78,11 @@ remctl_token_send(struct remctl *r, unsigned char flags, const void *data,
         sent = sendmsg(r->fd, &msg, MSG_NOSIGNAL);
         if (sent < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if (remctl_wait_fd(r, r->fd, POLLOUT) > 0)
+                if (rc_wait_fd(r, r->fd, POLLOUT))
                     continue;
             }
             set_io_error(r, prefix, errno);
-            return 0;
+            return false;
         }
         /* Step past what went out; a partial write continues mid-iovec. */
         while (first < 2 && (size_t) sent >= iov[first].iov_len) {
@@ -96,18 +96,18 @@ remctl_token_send(struct remctl *r, unsigned char flags, const void *data,
     }
     r->reader.awaiting = (r->reader.end == r->reader.start);
     r->reader.answer_bytes = 0;
-    return 1;
+    return true;
 }
 
 /* Makes room for need bytes of one token at the reader's start. */
-static int
+static bool
 reader_reserve(struct remctl *r, size_t need)
 {
     struct token_reader *reader = &r->reader;
     size_t have = reader->end - reader->start;
 
     if (reader->start + need <= reader->size)
-        return 1;
+        return true;
     if (need > reader->size) {
         size_t size = need * 4 < TOKEN_MAX_LENGTH ? need * 4 : need;
         unsigned char *buffer;
@@ -118,8 +118,8 @@ reader_reserve(struct remctl *r, size_t need)
             memmove(reader->buffer, reader->buffer + reader->start, have);
         buffer = realloc(reader->buffer, size);
         if (buffer == NULL) {
-            remctl_set_error(r, "error receiving token: cannot allocate memory");
-            return 0;
+            rc_set_error(r, "error receiving token: cannot allocate memory");
+            return false;
         }
         reader->buffer = buffer;
         reader->size = size;
@@ -128,7 +128,7 @@ reader_reserve(struct remctl *r, size_t need)
     }
     reader->start = 0;
     reader->end = have;
-    return 1;
+    return true;
 }
 
 /* Fails harmlessly on sockets that are not TCP (tests use socketpairs). */
@@ -163,23 +163,22 @@ data_came_before_ack(struct remctl *r)
 }
 
 /* Reads until the reader holds at least need bytes. */
-static int
+static bool
 reader_fill(struct remctl *r, size_t need)
 {
     struct token_reader *reader = &r->reader;
     ssize_t got;
-    int ready;
 
     if (!reader_reserve(r, need))
-        return 0;
+        return false;
     while (reader->end - reader->start < need) {
         /* Right after a send the answer cannot be there yet: skip the recv
            that would fail with EAGAIN and wait first. */
         if (reader->awaiting) {
             reader->awaiting = false;
-            if (remctl_wait_fd(r, r->fd, POLLIN) <= 0) {
+            if (!rc_wait_fd(r, r->fd, POLLIN)) {
                 set_io_error(r, "error receiving token", errno);
-                return 0;
+                return false;
             }
         }
         got = recv(r->fd, reader->buffer + reader->end,
@@ -194,134 +193,105 @@ reader_fill(struct remctl *r, size_t need)
             continue;
         }
         if (got == 0) {
-            remctl_set_error(r, "error receiving token: unexpected end of file");
-            return 0;
+            rc_set_error(r, "error receiving token: unexpected end of file");
+            return false;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             set_io_error(r, "error receiving token", errno);
-            return 0;
+            return false;
         }
         if (data_came_before_ack(r))
             continue;
-        ready = remctl_wait_fd(r, r->fd, POLLIN);
-        if (ready <= 0) {
+        if (!rc_wait_fd(r, r->fd, POLLIN)) {
             set_io_error(r, "error receiving token", errno);
-            return 0;
+            return false;
         }
     }
-    return 1;
+    return true;
 }
 
-int
-remctl_token_recv(struct remctl *r, unsigned char *flags,
+bool
+rc_token_recv(struct remctl *r, unsigned char *flags,
                   gss_buffer_desc *payload)
 {
     struct token_reader *reader = &r->reader;
     uint32_t length;
 
     if (!reader_fill(r, TOKEN_HEADER_LENGTH))
-        return 0;
+        return false;
     *flags = reader->buffer[reader->start];
     length = get_u32(reader->buffer + reader->start + 1);
     if (length > TOKEN_MAX_LENGTH - TOKEN_HEADER_LENGTH) {
-        remctl_set_error(r, "error receiving token: token too large");
-        return 0;
+        rc_set_error(r, "error receiving token: token too large");
+        return false;
     }
     if (!reader_fill(r, TOKEN_HEADER_LENGTH + length))
-        return 0;
+        return false;
     payload->value = reader->buffer + reader->start + TOKEN_HEADER_LENGTH;
     payload->length = length;
     /* The payload stays in place until the next read. */
     reader->start += TOKEN_HEADER_LENGTH + length;
     if (reader->start == reader->end)
         reader->start = reader->end = 0;
-    return 1;
+    return true;
 }
 
-int
-remctl_token_send_wrapped(struct remctl *r, unsigned char flags,
+bool
+rc_token_send_wrapped(struct remctl *r, unsigned char flags,
                           const void *data, size_t length)
 {
     gss_buffer_desc in, out = GSS_C_EMPTY_BUFFER;
     OM_uint32 major, minor;
-    int conf = 0, ok;
+    int conf = 0;
+    bool ok;
 
     in.value = (void *) data;
     in.length = length;
     major = r->gss->wrap(&minor, r->context, 1, GSS_C_QOP_DEFAULT, &in, &conf,
                          &out);
     if (major != GSS_S_COMPLETE) {
-        remctl_set_gss_error(r, "wrapping token", major, minor);
-        return 0;
+        rc_set_gss_error(r, "wrapping token", major, minor);
+        return false;
     }
-    ok = conf ? remctl_token_send(r, flags, out.value, out.length,
-                                  "error sending token")
-              : 0;
+    ok = conf && rc_token_send(r, flags, out.value, out.length,
+                               "error sending token");
     if (!conf)
-        remctl_set_error(r, "GSS-API error wrapping token: "
-                            "confidentiality not available");
+        rc_set_error(r, "GSS-API error wrapping token: "
+                        "confidentiality not available");
     r->gss->release_buffer(&minor, &out);
     return ok;
 }
 
-int
-remctl_token_recv_unwrapped(struct remctl *r, unsigned char *flags,
+bool
+rc_token_recv_unwrapped(struct remctl *r, unsigned char *flags,
                             gss_buffer_desc *message)
 {
     gss_buffer_desc payload;
     OM_uint32 major, minor;
     int conf = 0;
 
-    if (!remctl_token_recv(r, flags, &payload))
-        return 0;
+    if (!rc_token_recv(r, flags, &payload))
+        return false;
     if (*flags != (TOKEN_DATA | TOKEN_PROTOCOL)) {
-        remctl_set_error(r, "unexpected token flags 0x%02x from server",
-                         *flags);
-        return 0;
+        rc_set_error(r, "unexpected token flags 0x%02x from server", *flags);
+        return false;
     }
     major = r->gss->unwrap(&minor, r->context, &payload, message, &conf, NULL);
     if (major != GSS_S_COMPLETE) {
-        remctl_set_gss_error(r, "unwrapping token", major, minor);
-        return 0;
+        rc_set_gss_error(r, "unwrapping token", major, minor);
+        return false;
     }
     if (!conf) {
         r->gss->release_buffer(&minor, message);
-        remctl_set_error(r, "unencrypted token from server");
-        return 0;
+        rc_set_error(r, "unencrypted token from server");
+        return false;
     }
-    return 1;
-}
-
-/*
- * Whether a kept-alive connection is still usable before we send a command:
- * 0 when it is, 1 when the server has closed it (reopen it), -1 when the
- * server sent something nobody asked for.
- */
-int
-remctl_connection_state(struct remctl *r)
-{
-    struct pollfd pfd;
-    unsigned char byte;
-    ssize_t got;
-
-    if (r->reader.end > r->reader.start)
-        return -1;
-    pfd.fd = r->fd;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    if (poll(&pfd, 1, 0) <= 0)
-        return 0;
-    got = recv(r->fd, &byte, 1, MSG_PEEK);
-    if (got > 0)
-        return -1;
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return 0;
-    return 1;
+    return true;
 }
 
 /* Whether a whole token is already buffered, so reading it cannot block. */
 bool
-remctl_token_buffered(const struct remctl *r)
+rc_token_buffered(const struct remctl *r)
 {
     const struct token_reader *reader = &r->reader;
     size_t have = reader->end - reader->start;
