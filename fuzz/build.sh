@@ -17,7 +17,8 @@ mkdir -p "$out"
 src=("$root"/vendor/libremctl/src/*.c)
 includes=(-I"$root/vendor/libremctl/include" -I"$root/vendor/libremctl/src")
 # No -Werror here: gcc at -O1 warns falsely "may be used uninitialized"
-# in code CMake builds cleanly; the CMake build keeps -Werror.
+# in code CMake builds cleanly; the CMake builds of the test scripts use
+# -Werror (REMCTL_WERROR).
 warnings=(-Wall -Wextra)
 cc=${CC:-cc}
 

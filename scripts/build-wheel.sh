@@ -6,7 +6,8 @@
 #
 # The C library is compiled by `zig cc` (PyPI package ziglang) for the
 # target ARCH-linux-gnu.2.17, i.e. against glibc 2.17 as in manylinux2014,
-# with the library's own flags (-Wall -Wextra -Werror). The sdist is built
+# with the library's own flags (-Wall -Wextra, and -Werror through the CMake
+# option REMCTL_WERROR, off by default in the sdist). The sdist is built
 # first and the wheel is built from it. Then the wheel goes through
 # `auditwheel show` and `auditwheel repair --plat manylinux_2_17_ARCH`
 # (nothing may be grafted in), and is checked: size under 200 KiB, NEEDED
@@ -77,7 +78,8 @@ chmod +x "$work/bin/cc"
 log "building sdist and wheel (zig cc -target $arch-linux-gnu.$glibc_max)"
 run build env -u CFLAGS -u LDFLAGS -u CMAKE_ARGS -u SKBUILD_BUILD_DIR \
   -u SKBUILD_CMAKE_ARGS CC="$work/bin/cc" \
-  "$tools/bin/python" -m build --outdir "$work/raw" -Cbuild.verbose=true "$root"
+  "$tools/bin/python" -m build --outdir "$work/raw" -Cbuild.verbose=true \
+  -Ccmake.define.REMCTL_WERROR=ON "$root"
 grep -q "C compiler identification is Clang" "$work/build.log" \
   || die "the wheel was not compiled by zig cc (see $work/build.log)"
 grep -q -- "-Wall -Wextra -Werror" "$work/build.log" \

@@ -10,4 +10,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -r requirements-dev.txt
-.venv/bin/pip install -q --force-reinstall --no-deps .
+# Warnings are errors in development and CI (REMCTL_WERROR, off by default).
+.venv/bin/pip install -q --force-reinstall --no-deps \
+  -Ccmake.define.REMCTL_WERROR=ON .

@@ -28,12 +28,12 @@ cc=${CC:-gcc}
 python=${PYTHON:-python3}
 # GCC warns "may be used uninitialized" falsely under -fsanitize (its manual
 # says sanitizers can cause such false positives): kept as a warning, not
-# turned into an error by the library's -Werror.
+# turned into an error by -Werror (REMCTL_WERROR, on here as in CI).
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
 flags="$flags -Wno-error=maybe-uninitialized"
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER="$cc" \
-  -DCMAKE_C_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DREMCTL_WERROR=ON -DCMAKE_C_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
   >/dev/null
 cmake --build "$build" -j 2 >/dev/null
 library=$(find "$build" -name libremctl.so.1 -type f | head -n 1)

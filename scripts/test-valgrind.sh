@@ -21,7 +21,8 @@ if ! command -v valgrind >/dev/null; then
   echo "test-valgrind.sh: valgrind is not installed (apt-get install valgrind)" >&2
   exit 1
 fi
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER="$cc" >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER="$cc" \
+  -DREMCTL_WERROR=ON >/dev/null
 cmake --build "$build" -j 2 >/dev/null
 library=$(find "$build" -name libremctl.so.1 -type f | head -n 1)
 libdir=$(dirname "$library")
