@@ -32,9 +32,11 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import run as bench  # bench/run.py, after the path insert above
+import clients as client_setup  # bench/clients.py, after the path insert above
+import settings
+from runner import Runner
 
-MiB = bench.MiB
+MiB = settings.MiB
 GROUPS = (
     ("GSS-API + krb5 crypto", ("libk5crypto", "libgssapi", "libkrb5", "libcom_err")),
     ("Python interpreter", ("python3", "libpython")),
@@ -137,7 +139,7 @@ def worker_command(runner, client, workload: str, params: dict) -> list:
     if client.name == "cli":
         size = params["size"]
         return [
-            bench.CLI,
+            settings.CLI,
             "-p",
             str(runner.base["port"]),
             "-s",
@@ -156,7 +158,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="ours,debian,cli")
     parser.add_argument("--workloads", default="echo,nothing,stream")
-    parser.add_argument("--python", default=bench.default_python())
+    parser.add_argument("--python", default=client_setup.default_python())
     parser.add_argument("--library", help="libremctl.so.1 for ours (default: build)")
     parser.add_argument(
         "--ours-pythonpath",
@@ -168,37 +170,37 @@ def main() -> int:
     for tool in ("valgrind", "callgrind_annotate", "strace"):
         if shutil.which(tool) is None:
             parser.error(f"{tool} is needed (apt-get install valgrind strace)")
-    cache = bench.cache_dir(args)
+    cache = client_setup.cache_dir(args)
     os.makedirs(cache, exist_ok=True)
     clients = {}
     for name in args.clients.split(","):
         if name == "ours":
-            clients[name] = bench.setup_ours(args, cache)
+            clients[name] = client_setup.setup_ours(args, cache)
             if args.ours_pythonpath:
                 clients[name].env["PYTHONPATH"] = os.path.abspath(args.ours_pythonpath)
         elif name == "debian":
-            clients[name] = bench.setup_debian()
+            clients[name] = client_setup.setup_debian()
         elif name == "cli":
-            clients[name] = bench.setup_cli()
+            clients[name] = client_setup.setup_cli()
         else:
             parser.error(f"cannot profile client {name}")
-    environment = bench.load_harness(clients)
+    environment = client_setup.load_harness(clients)
     rows = []
     with (
         environment(
-            os.path.join(bench.REPO, "tests", "server", "remctl.conf.in"),
-            os.path.join(bench.REPO, "tests", "server", "scripts"),
+            os.path.join(settings.REPO, "tests", "server", "remctl.conf.in"),
+            os.path.join(settings.REPO, "tests", "server", "scripts"),
         ) as test_env,
         tempfile.TemporaryDirectory(prefix="remctl-profile-") as tmp,
     ):
-        runner = bench.Runner(test_env, clients, bench.FULL)
+        runner = Runner(test_env, clients, settings.FULL)
         for workload_name in args.workloads.split(","):
             workload, params, small, large, unit, key = WORKLOADS[workload_name]
             for name, client in clients.items():
                 if client.problem or (name == "cli" and workload != "stream"):
                     continue
                 env = runner.worker_env(client)
-                bench.log(f"profiling {name} {workload_name}")
+                settings.log(f"profiling {name} {workload_name}")
                 results = []
                 for count in (small, large):
                     command = worker_command(
@@ -225,7 +227,7 @@ def main() -> int:
     for workload_name, name, instr, calls in rows:
         total = sum(v for k, v in instr.items() if "inclusive" not in k)
         print(
-            f"{workload_name} ({unit_of[workload_name]}), {bench.LABELS[name]}: "
+            f"{workload_name} ({unit_of[workload_name]}), {settings.LABELS[name]}: "
             f"{total:,.0f} user-space instructions"
         )
         for key in sorted(instr, key=lambda k: -instr[k]):
