@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from . import _remctl as _remctl  # the low-level module, as always
 from ._client import Remctl, remctl
-from ._errors import (
+from ._errors import RemctlError, RemctlNotOpenedError, RemctlProtocolError
+from ._result import (
     RemctlCommandError,
-    RemctlError,
-    RemctlNotOpenedError,
-    RemctlProtocolError,
+    RemctlOutput,
+    RemctlResult,
+    RemctlSimpleResult,
 )
-from ._result import RemctlOutput, RemctlResult, RemctlSimpleResult
 
 __all__ = [
     "VERSION",

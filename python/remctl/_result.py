@@ -1,13 +1,19 @@
-"""What commands return: output tokens and whole results."""
+"""What commands return: output tokens, whole results, and the exception a
+result raises when it is checked and was not a success."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ._errors import RemctlCommandError
+from ._errors import RemctlError
 
-__all__ = ["RemctlOutput", "RemctlResult", "RemctlSimpleResult"]
+__all__ = [
+    "RemctlCommandError",
+    "RemctlOutput",
+    "RemctlResult",
+    "RemctlSimpleResult",
+]
 
 
 class RemctlOutput(NamedTuple):
@@ -81,3 +87,48 @@ class RemctlSimpleResult:
             f"RemctlSimpleResult(stdout={self.stdout!r}, stderr={self.stderr!r},"
             f" status={self.status!r})"
         )
+
+
+class RemctlCommandError(RemctlError):
+    """A command run with ``check=True`` did not succeed.
+
+    Either the server answered with an error token (``code`` is its error
+    code, ``message`` its text, ``status`` is None) or the command exited
+    with a non-zero ``status`` (``code`` and ``message`` are None).  The
+    output captured before that is in ``stdout`` and ``stderr``, and the
+    whole answer in ``result``.
+    """
+
+    __module__ = "remctl"
+
+    def __init__(self, message: str, result: RemctlResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+    @property
+    def code(self) -> int | None:
+        """The error code of the server's error token, if it sent one."""
+        return self.result.error
+
+    @property
+    def status(self) -> int | None:
+        """The command's exit status, None if an error token came back."""
+        return self.result.status
+
+    @property
+    def stdout(self) -> bytes:
+        """Standard output received before the failure."""
+        return self.result.stdout
+
+    @property
+    def stderr(self) -> bytes:
+        """Standard error received before the failure."""
+        return self.result.stderr
+
+    @property
+    def message(self) -> str | None:
+        """The text of the server's error token, if it sent one."""
+        return self.result.message
+
+    def __reduce__(self) -> tuple[type[RemctlCommandError], tuple[str, RemctlResult]]:
+        return (type(self), (str(self), self.result))
