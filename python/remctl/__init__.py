@@ -22,7 +22,17 @@ from __future__ import annotations
 
 from . import _remctl as _remctl  # the low-level module, as always
 from ._client import Remctl, remctl
-from ._errors import RemctlError, RemctlNotOpenedError, RemctlProtocolError
+from ._errors import (
+    RemctlAuthenticationError,
+    RemctlConnectionError,
+    RemctlError,
+    RemctlNotOpenedError,
+    RemctlProtocolAuthenticationError,
+    RemctlProtocolConnectionError,
+    RemctlProtocolError,
+    RemctlProtocolTimeoutError,
+    RemctlTimeoutError,
+)
 from ._result import (
     RemctlCommandError,
     RemctlOutput,
@@ -33,13 +43,19 @@ from ._result import (
 __all__ = [
     "VERSION",
     "Remctl",
+    "RemctlAuthenticationError",
     "RemctlCommandError",
+    "RemctlConnectionError",
     "RemctlError",
     "RemctlNotOpenedError",
     "RemctlOutput",
+    "RemctlProtocolAuthenticationError",
+    "RemctlProtocolConnectionError",
     "RemctlProtocolError",
+    "RemctlProtocolTimeoutError",
     "RemctlResult",
     "RemctlSimpleResult",
+    "RemctlTimeoutError",
     "__version__",
     "remctl",
 ]

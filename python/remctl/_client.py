@@ -18,6 +18,7 @@ from ._arguments import (
     timeout_seconds,
 )
 from ._errors import RemctlError, RemctlNotOpenedError, RemctlProtocolError
+from ._failure import network_failure, simple_failure
 from ._log import logger
 from ._result import RemctlOutput, RemctlResult, RemctlSimpleResult
 
@@ -53,7 +54,9 @@ def remctl(
     port None or 0 means the default port (4373, then the legacy 4444);
     principal None means host/HOST.  Raises RemctlProtocolError with the
     message if the command could not be run or the server answered with an
-    error.
+    error; when the cause is a timeout, the connection or authentication,
+    the exception is also a RemctlTimeoutError, RemctlConnectionError or
+    RemctlAuthenticationError.
     """
     port_value = port_number(port)
     arguments = command_arguments(command)
@@ -73,16 +76,18 @@ def remctl(
         if not _remctl.remctl_open(
             handle, host, port_value, principal
         ) or not _remctl.remctl_commandv(handle, arguments):
-            _simple_failure(host, _remctl.remctl_error(handle))
+            _raise_simple(host, simple_failure(_remctl.remctl_error(handle)))
         while True:
             token = _remctl.remctl_output(handle)
             if not token:
-                _simple_failure(host, _remctl.remctl_error(handle))
+                _raise_simple(host, simple_failure(_remctl.remctl_error(handle)))
             kind, data, stream, status, _ = token
             if kind == "output":
                 (stderr if stream == 2 else stdout).write(data or b"")
             elif kind == "error":
-                _simple_failure(host, (data or b"").decode("utf-8", "replace"))
+                # The server's error token: its own message, no local cause.
+                message = (data or b"").decode("utf-8", "replace")
+                _raise_simple(host, RemctlProtocolError(message))
             else:
                 break
     finally:
@@ -93,9 +98,9 @@ def remctl(
     )
 
 
-def _simple_failure(host: str, message: str) -> NoReturn:
-    logger.debug("command on %s failed: %s", host, message)
-    raise RemctlProtocolError(message)
+def _raise_simple(host: str, failure: RemctlProtocolError) -> NoReturn:
+    logger.debug("command on %s failed: %s", host, failure)
+    raise failure
 
 
 class Remctl:
@@ -110,7 +115,9 @@ class Remctl:
     :meth:`stream` yields its output tokens as they arrive.  The historical
     pair also works: after :meth:`command`, call :meth:`output` until it
     returns a "status" or "error" token; later calls return "done" until the
-    next command.  Failures raise RemctlError with the library's message.
+    next command.  Failures raise RemctlError with the library's message:
+    RemctlTimeoutError, RemctlConnectionError or RemctlAuthenticationError
+    when that is the cause.
 
     Calls on one object are serialized with a lock, and :meth:`run` holds it
     for the whole command, so threads may share one object and each call
@@ -233,7 +240,7 @@ class Remctl:
             if not _remctl.remctl_open(handle, host, port_value, principal):
                 message = _remctl.remctl_error(handle)
                 logger.debug("connection to %s failed: %s", where, message)
-                raise RemctlError(message)
+                raise network_failure(message)
             self._opened = True
         logger.debug("connected and authenticated to %s", where)
 
@@ -243,7 +250,7 @@ class Remctl:
             handle = self._ready_handle()
             self._serial += 1
             if not _remctl.remctl_noop(handle):
-                raise RemctlError(_remctl.remctl_error(handle))
+                raise network_failure(_remctl.remctl_error(handle))
         logger.debug("NOOP answered")
 
     def close(self) -> None:
@@ -350,7 +357,7 @@ class Remctl:
         if not _remctl.remctl_commandv(handle, arguments):
             message = _remctl.remctl_error(handle)
             logger.debug("sending the command failed: %s", message)
-            raise RemctlError(message)
+            raise network_failure(message)
         self._pending = True
         return handle
 
@@ -363,7 +370,7 @@ class Remctl:
         if not token:
             message = _remctl.remctl_error(handle)
             logger.debug("reading the answer failed: %s", message)
-            raise RemctlError(message)
+            raise network_failure(message)
         output: RemctlOutput = _as_output(RemctlOutput, token)
         if output.type != "output":
             self._pending = False
@@ -394,7 +401,7 @@ class Remctl:
             # Still pending: the next command tries again.
             message = _remctl.remctl_error(handle)
             logger.debug("reconnecting failed: %s", message)
-            raise RemctlError(message)
+            raise network_failure(message)
         self._pending = False
         return handle
 
