@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write the seed corpus of fuzz_client into fuzz/corpus/ (or the directory
-given): valid server token streams, built by hand from PROTOCOL.md, in the
+given): valid server token streams, built by hand from docs/protocol.md, in the
 input layout described at the top of fuzz_client.c.
 
 With the GSS-API stand-in, wrapping copies bytes, so a DATA token's payload

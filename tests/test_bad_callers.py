@@ -141,9 +141,9 @@ def test_malformed_principal(
 ) -> None:
     """GSS-API refuses the name with a clear message (our prefix naming the
     call that refused it, then GSS-API's text), before any authentication
-    token is sent (only the empty opening token of PROTOCOL.md §2 goes out:
-    the library connects before it parses the name); the same object then
-    opens with a good principal."""
+    token is sent (only the empty opening token of docs/protocol.md,
+    section 3, goes out: the library connects before it parses the name);
+    the same object then opens with a good principal."""
     r = remctl.Remctl()
     r.set_timeout(10)
     started = time.monotonic()

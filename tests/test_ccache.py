@@ -8,7 +8,7 @@ connection really authenticated with, not merely that it authenticated.
 Our library takes credentials from an object's cache with
 gss_acquire_cred_from where the GSS-API library has it (MIT), else with
 gss_krb5_ccache_name in a short-lived thread of its own (Heimdal, which
-lacks gss_acquire_cred_from; DESIGN.md decision 5). Every test runs both
+lacks gss_acquire_cred_from; docs/design.md, ticket caches). Every test runs both
 ways: ``REMCTL_TEST_NO_CRED_FROM=1`` (a test hook, read at each open) makes
 our library take the fallback even on MIT. Under Heimdal
 (REMCTL_GSSAPI_LIBRARY=libgssapi.so.3) both runs take the fallback.

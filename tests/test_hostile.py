@@ -309,9 +309,10 @@ def _drip(server: Any, hostile: Hostile, name: str, timeout: int) -> float:
 def test_drip_one_octet_per_second(server: Any, hostile: Hostile) -> None:
     """Four octets, one a second, then silence, with a 2 s timeout.
 
-    The timeout bounds each wait, not the command (PROTOCOL.md §5): while an
-    octet arrives every second no wait reaches 2 s, so the client keeps
-    reading; the timeout fires 2 s after the last octet, about 6 s in all.
+    The timeout bounds each wait, not the command (docs/protocol.md,
+    section 1): while an octet arrives every second no wait reaches 2 s, so
+    the client keeps reading; the timeout fires 2 s after the last octet,
+    about 6 s in all.
     A server that trickled without end could hold the call as long as it
     kept trickling; a caller that needs a deadline for a whole command must
     keep it itself. The test bounds the total at 4 s of dripping plus the

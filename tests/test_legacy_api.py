@@ -234,7 +234,7 @@ def test_open_port_forms(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
 
 
-# Exception classes and argument messages (PROTOCOL.md §5).
+# Exception classes and argument messages (README, API reference).
 
 
 def test_exception_classes() -> None:

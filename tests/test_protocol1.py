@@ -1,4 +1,5 @@
-"""Protocol 1 (PROTOCOL.md §4) end to end, next to protocol 2, on stock remctld.
+"""Protocol 1 (docs/protocol.md, section 6) end to end, next to protocol 2,
+on stock remctld.
 
 How protocol 1 is forced: our C library reads the environment variable
 ``REMCTL_TEST_PROTOCOL`` when a connection is opened (``prepare_open`` in

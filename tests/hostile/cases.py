@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from .server import Connection
 
-# Token flags and message types of PROTOCOL.md.
+# Token flags and message types (docs/protocol.md, sections 2 and 4).
 NOOP, CONTEXT, DATA, MIC, CONTEXT_NEXT, SEND_MIC, PROTOCOL = (
     0x01,
     0x02,

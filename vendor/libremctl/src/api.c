@@ -1,5 +1,5 @@
 /*
- * The public handle API of PROTOCOL.md §5: creating, opening, settings,
+ * The public handle API of remctl.h: creating, opening, settings,
  * commands, answers, closing. Each function checks its arguments and hands
  * on to the layers below (see internal.h); protocol details live in the
  * protocol files, the connection's lifecycle in connection.c.

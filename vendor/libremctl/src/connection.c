@@ -96,7 +96,7 @@ rc_wait_fd(struct remctl *r, int fd, short events)
     return status > 0;
 }
 
-/* Low latency for the small tokens of remctl: see DESIGN.md decision 4. */
+/* Low latency for the small tokens of remctl: docs/design.md, ACK pacing. */
 static bool
 socket_ready(int fd)
 {

@@ -1,7 +1,7 @@
 /*
- * The GSS-API exchange that authenticates a connected socket (PROTOCOL.md
- * §2 and §4): the server's name, the credentials of the handle's ticket
- * cache, and the gss_init_sec_context loop.
+ * The GSS-API exchange that authenticates a connected socket
+ * (docs/protocol.md, section 3): the server's name, the credentials of the
+ * handle's ticket cache, and the gss_init_sec_context loop.
  */
 #include "internal.h"
 

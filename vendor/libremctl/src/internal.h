@@ -32,7 +32,7 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Token flags (PROTOCOL.md §1). */
+/* Token flags (docs/protocol.md, section 2). */
 enum {
     TOKEN_NOOP = 0x01,
     TOKEN_CONTEXT = 0x02,
@@ -43,7 +43,7 @@ enum {
     TOKEN_PROTOCOL = 0x40
 };
 
-/* Message types of protocol 2 and 3 (PROTOCOL.md §3). */
+/* Message types of protocol 2 and 3 (docs/protocol.md, section 4). */
 enum {
     MSG_COMMAND = 1,
     MSG_QUIT = 2,

@@ -1,6 +1,7 @@
 /*
- * Protocol 1 (PROTOCOL.md §4), for legacy servers: one command per
- * connection, answered by a MIC over the command and one DATA token.
+ * Protocol 1 (docs/protocol.md, section 6), for legacy servers: one
+ * command per connection, answered by a MIC over the command and one DATA
+ * token.
  */
 #include "internal.h"
 

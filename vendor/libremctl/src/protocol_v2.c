@@ -1,5 +1,5 @@
 /*
- * Commands and answers of protocols 2 and 3 (PROTOCOL.md §3).
+ * Commands and answers of protocols 2 and 3 (docs/protocol.md, section 4).
  */
 #include "internal.h"
 

@@ -1,5 +1,5 @@
 /*
- * Token framing (PROTOCOL.md §1) and socket I/O.
+ * Token framing (docs/protocol.md, section 2) and socket I/O.
  *
  * Each token goes out with one sendmsg. Incoming bytes are read into a
  * buffer as many at a time as the socket has, so one recv usually yields
