@@ -367,6 +367,17 @@ def documented(old: dict[str, str], our_library: bool) -> dict[str, str]:
         new[key] = "True"
     assert old["_remctl.remctl_set_timeout"] == "1"
     new["_remctl.remctl_set_timeout"] = "True"
+    # 5. A failure whose cause is known raises the cause's subclass (README,
+    #    "Exceptions"): still a RemctlError, and from remctl.remctl() still a
+    #    RemctlProtocolError.
+    causes = {
+        "timeout": ("RemctlError(", "RemctlTimeoutError("),
+        "open refused": ("RemctlError(", "RemctlConnectionError("),
+        "simple port 1": ("RemctlProtocolError(", "RemctlProtocolConnectionError("),
+    }
+    for key, (base, cause) in causes.items():
+        assert new[key].startswith("raises " + base), new[key]
+        new[key] = new[key].replace(base, cause, 1)
     # Where things come from differs by construction.
     for key in ("maps", "modules", "remctl.VERSION"):
         del new[key]
