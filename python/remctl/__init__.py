@@ -9,6 +9,8 @@ Two interfaces, as in the historical ``remctl`` module:
   :class:`RemctlResult`, :meth:`Remctl.stream` yields its output tokens as
   they arrive, and the historical :meth:`Remctl.command` and
   :meth:`Remctl.output` pair still works.
+- :func:`run_many` runs one command on many hosts at once and returns a
+  :class:`RemctlHostResult` per host.
 
 :mod:`remctl.aio` offers the same for asyncio, ``python -m remctl`` is a
 command-line client, and :mod:`remctl.testing` starts a throwaway Kerberos
@@ -33,12 +35,14 @@ from ._errors import (
     RemctlProtocolTimeoutError,
     RemctlTimeoutError,
 )
+from ._host_result import RemctlHostResult, RemctlLine
 from ._result import (
     RemctlCommandError,
     RemctlOutput,
     RemctlResult,
     RemctlSimpleResult,
 )
+from ._run_many import run_many
 
 __all__ = [
     "VERSION",
@@ -47,6 +51,8 @@ __all__ = [
     "RemctlCommandError",
     "RemctlConnectionError",
     "RemctlError",
+    "RemctlHostResult",
+    "RemctlLine",
     "RemctlNotOpenedError",
     "RemctlOutput",
     "RemctlProtocolAuthenticationError",
@@ -58,6 +64,7 @@ __all__ = [
     "RemctlTimeoutError",
     "__version__",
     "remctl",
+    "run_many",
 ]
 
 # The one place the version is written; pyproject.toml reads it from here.

@@ -5,6 +5,9 @@ standard output and standard error to its own as they arrive, and exits
 with the command's exit status: 255 when the server answers with an error
 (its message goes to standard error), 1 on a local failure (printed as
 ``remctl: MESSAGE``) or a usage error.
+
+With ``-H`` or ``-f`` it runs the command on many hosts at once instead
+(remctl._cli_fanout).
 """
 
 from __future__ import annotations
@@ -18,30 +21,63 @@ from typing import TextIO
 
 from . import __version__
 from ._arguments import port_number
+from ._cli_fanout import FanOutOptions, parse_hosts, split_host_list
+from ._cli_fanout import run as run_many_hosts
 from ._client import Remctl
 from ._errors import RemctlError
 from ._log import logger
 
 __all__ = ["main"]
 
-_OPTIONS = "b:dhp:s:t:v"
+_OPTIONS = "b:dhp:s:t:vH:f:j:"
+_LONG_OPTIONS = ["group", "json"]
 
 _USAGE = """\
 Usage: {prog} [options] host command [subcommand [args...]]
+       {prog} [options] -H host1,host2,... command [subcommand [args...]]
+       {prog} [options] -f hostfile command [subcommand [args...]]
 
-Run a command on a remctl server, authenticating with Kerberos.
+Run a command on a remctl server, or on many at once, authenticating with
+Kerberos.
 
 Options:
-    -b <source>   source IP address for the connection
+    -b <source>   source IP address for the connection (one host only)
     -d            print debugging messages on standard error
     -h            show this help and exit
     -p <port>     port of remctld (default: 4373, then 4444)
     -s <service>  service principal of remctld (default: host/<host>)
-    -t <timeout>  timeout of each network wait in seconds (default: 0, none)
+    -t <timeout>  one host: timeout of each network wait in seconds;
+                  many hosts: time allowed to each whole host (default: 0, none)
     -v            show the version and exit
 
-The exit status is the command's; 255 if the server answered with an
-error, 1 if the command could not be run.
+Many hosts:
+    -H <hosts>    run on these hosts, separated by commas (may be repeated)
+    -f <file>     run on the hosts listed in file, one per line, # starts a
+                  comment; "-f -" reads them from standard input
+    -j <number>   hosts at a time (default: 64)
+    --group       print each host's output as a block when it finishes,
+                  instead of every line as "host: line" as it arrives
+    --json        print one JSON object per host and line: host, port,
+                  status, stdout, stderr, error (class, cause, message) and
+                  seconds
+
+With many hosts, output lines are prefixed with "host: " (standard error
+lines go to standard error); hosts that did not exit 0 are reported on
+standard error, then a summary of hosts ok, exited non-zero and failed by
+cause (connection, timeout, authentication, server error). A progress line
+is shown on standard error when it is a terminal.
+
+Examples:
+    {prog} -H web1,web2,web3 service status
+    {prog} -f kdcs.txt -j 8 -t 30 --group kadmin rotate
+    printf '%s\\n' db1 db2 | {prog} -f - --json backup status
+
+Exit status: one host: the command's; 255 if the server answered with an
+error, 1 if the command could not be run. Many hosts: 0 if every host ran
+the command and it exited 0; 2 if some command exited non-zero and every
+host was reached; 3 if some host failed (could not connect, timed out,
+failed to authenticate, or the server answered with an error); 1 on a usage
+or local error; 130 if interrupted.
 """
 
 
@@ -104,12 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the client with argv (default ``sys.argv[1:]``); return the status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        options, rest = getopt.getopt(arguments, _OPTIONS)
+        options, rest = getopt.getopt(arguments, _OPTIONS, _LONG_OPTIONS)
     except getopt.GetoptError as exc:
         _fail(exc.msg)
         _usage(sys.stderr)
         return 1
     settings = _Settings()
+    many = FanOutOptions()
     for option, value in options:
         if option == "-h":
             _usage(sys.stdout)
@@ -132,6 +169,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.timeout = _parse_timeout(value)
             if settings.timeout is None:
                 return _fail(f"invalid timeout value {value}")
+        elif option == "-H":
+            many.hosts.extend(split_host_list(value))
+            many.asked = True
+        elif option == "-f":
+            many.host_files.append(value)
+            many.asked = True
+        elif option == "-j":
+            jobs = _parse_timeout(value)
+            if not jobs:
+                return _fail(f"invalid number of hosts at a time {value}")
+            many.concurrency = jobs
+        elif option == "--group":
+            many.group = True
+        elif option == "--json":
+            many.json = True
+    if many.asked:
+        return _main_many(settings, many, rest)
+    for option, _ in options:
+        if option in ("-j", "--group", "--json"):
+            return _fail(f"{option} needs several hosts: give them with -H or -f")
     if len(rest) < 2:
         _usage(sys.stderr)
         return 1
@@ -142,6 +199,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # Our reader went away; keep the interpreter from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
+
+
+def _read_host_file(path: str) -> list[str]:
+    if path == "-":
+        return parse_hosts(sys.stdin.read())
+    with open(path, encoding="utf-8") as handle:
+        return parse_hosts(handle.read())
+
+
+def _main_many(settings: _Settings, many: FanOutOptions, command: list[str]) -> int:
+    """Fan-out mode: the hosts come from -H and -f, command is the rest."""
+    if settings.source is not None:
+        return _fail("-b works with one host only")
+    if not command:
+        _usage(sys.stderr)
+        return 1
+    if many.group and many.json:
+        return _fail("give --group or --json, not both")
+    hosts = list(many.hosts)
+    for path in many.host_files:
+        try:
+            hosts.extend(_read_host_file(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            where = "standard input" if path == "-" else path
+            return _fail(f"cannot read hosts from {where}: {exc}")
+    if not hosts:
+        return _fail("no hosts given")
+    many.port = settings.port
+    many.principal = settings.principal
+    many.timeout = settings.timeout
+    try:
+        return run_many_hosts(many, hosts, [os.fsencode(word) for word in command])
+    except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)

@@ -11,6 +11,10 @@
 
     result = await aio.remctl(host, port, principal, ["service", "status"])
 
+    async with aio.run_many(hosts, ["service", "status"]) as results:
+        async for host_result in results:     # one per host, as each finishes
+            ...
+
 Each :class:`Remctl` has one connection and one thread of its own that makes
 the blocking calls into the C library (which releases the GIL while it waits
 on the network), so many objects run commands in parallel, and operations on
@@ -49,6 +53,7 @@ from ._arguments import (
     timeout_seconds,
 )
 from ._errors import RemctlNotOpenedError
+from ._fanout import FanOut, run_many
 from ._log import logger
 from ._result import RemctlOutput, RemctlResult, RemctlSimpleResult
 
@@ -58,7 +63,7 @@ if TYPE_CHECKING:
     # A queued call and the future receiving its result; None stops the thread.
     _Job: TypeAlias = "tuple[concurrent.futures.Future[Any], Callable[[], Any]] | None"
 
-__all__ = ["Remctl", "remctl"]
+__all__ = ["FanOut", "Remctl", "remctl", "run_many"]
 
 T = TypeVar("T")
 
