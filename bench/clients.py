@@ -193,7 +193,7 @@ def load_harness(clients: dict):
 
     The harness needs only the standard library, but importing it through
     the package loads the C library; if that fails (say, the library under
-    test is broken), load the module file on its own, so that the failure
+    test is broken), load the subpackage on its own, so that the failure
     is reported as the client's, in the table.
     """
     if "ours" in clients and "REMCTL_LIBRARY" in clients["ours"].env:
@@ -204,10 +204,16 @@ def load_harness(clients: dict):
     except ImportError as exc:
         log(
             f"importing remctl.testing through the package failed ({exc}); "
-            "loading python/remctl/testing.py by itself"
+            "loading the python/remctl/testing package by itself"
         )
-        path = os.path.join(REPO, "python", "remctl", "testing.py")
-        spec = importlib.util.spec_from_file_location("_bench_remctl_testing", path)
+        # The subpackage imports only its own modules (relatively), so it
+        # loads under another name without the parent package.
+        package = os.path.join(REPO, "python", "remctl", "testing")
+        spec = importlib.util.spec_from_file_location(
+            "_bench_remctl_testing",
+            os.path.join(package, "__init__.py"),
+            submodule_search_locations=[package],
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)

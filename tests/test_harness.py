@@ -272,9 +272,9 @@ def test_unrunnable_script(tmp_path: Path) -> None:
 
 def test_busy_ports_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     """A port taken by a stranger between picking and binding is retried."""
-    from remctl import testing
+    from remctl.testing import ports
 
-    real_free_port = testing._free_port
+    real_free_port = ports.free_port
     strangers: list[socket.socket] = []
     calls: list[int] = []
 
@@ -290,7 +290,7 @@ def test_busy_ports_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
         strangers.extend([tcp, dgram])
         return int(tcp.getsockname()[1])
 
-    monkeypatch.setattr(testing, "_free_port", racy_free_port)
+    monkeypatch.setattr(ports, "free_port", racy_free_port)
     try:
         with RemctlTestEnvironment(
             SERVER_DIR / "remctl.conf.in", SERVER_DIR / "scripts"
@@ -333,9 +333,9 @@ def test_pytest_plugin(tmp_path: Path) -> None:
             """
         )
     )
-    import remctl.testing
+    import remctl
 
-    package_root = str(Path(remctl.testing.__file__).resolve().parents[1])
+    package_root = str(Path(remctl.__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [package_root, *filter(None, [env.get("PYTHONPATH")])]

@@ -10,7 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import remctl
 import remctl.testing
+import remctl.testing.programs
 from remctl.testing import (
     REQUIRED_PROGRAMS,
     MissingProgramsError,
@@ -19,7 +21,7 @@ from remctl.testing import (
 )
 
 SERVER_DIR = Path(__file__).resolve().parent / "server"
-PACKAGE_ROOT = str(Path(remctl.testing.__file__).resolve().parents[1])
+PACKAGE_ROOT = str(Path(remctl.__file__).resolve().parents[1])
 
 
 @pytest.fixture
@@ -28,7 +30,7 @@ def nothing_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.setattr(remctl.testing, "_EXTRA_PATH", ())
+    monkeypatch.setattr(remctl.testing.programs, "EXTRA_PATH", ())
 
 
 @pytest.mark.usefixtures("nothing_installed")
@@ -63,7 +65,7 @@ def test_environment_fails_before_starting_anything() -> None:
 def test_only_kdc_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """remctld found (given explicitly), the KDC programs not: only those named."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(remctl.testing, "_EXTRA_PATH", ())
+    monkeypatch.setattr(remctl.testing.programs, "EXTRA_PATH", ())
     with pytest.raises(MissingProgramsError) as info:
         find_programs(remctld=sys.executable)
     assert "remctld" not in info.value.missing
