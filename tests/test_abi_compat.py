@@ -292,6 +292,73 @@ def test_old_module_same_as_on_debian_library(
     assert on_ours == expected
 
 
+# After a failure, the next successful call clears the error: Debian's
+# module reads remctl_error() after each step. Our library refuses a bad
+# source address when it is set (Debian's takes it), which gives a failure
+# that leaves the connection as it was.
+ERROR_AFTER_SUCCESS = """
+import json, sys
+import remctl
+host, port, principal, dead = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+seen = {}
+r = remctl.Remctl()
+try:
+    r.open(host, dead, principal)
+except remctl.RemctlError:
+    seen["refused"] = r.error().split(":")[0]
+def fail_setting():
+    try:
+        r.set_source_ip("not an address")
+    except remctl.RemctlError:
+        pass
+r.open(host, port, principal)
+seen["open"] = r.error()
+fail_setting()
+r.command([b"test", b"echo", b"x"])
+seen["command"] = r.error()
+fail_setting()
+seen["output"] = (r.output()[0], r.error())
+fail_setting()
+seen["status"] = (r.output()[0], r.error())
+fail_setting()
+r.noop()
+seen["noop"] = r.error()
+print(json.dumps(seen))
+"""
+
+
+@OURS_ONLY_A
+def test_old_module_error_after_success(
+    server: Any, debian: str, our_library_dir: Path
+) -> None:
+    """python3-pyremctl's error() says "no error" after a successful open,
+    command, output and noop, on our library as on Debian's."""
+    expected = {
+        "refused": f"cannot connect to {server.host} (port DEAD)",
+        "open": "no error",
+        "command": "no error",
+        "output": ["output", "no error"],
+        "status": ["status", "no error"],
+        "noop": "no error",
+    }
+    for our_dir in (our_library_dir, None):
+        dead = closed_port()
+        argv = [SYSTEM_PYTHON, "-I", "-c", ERROR_AFTER_SUCCESS]
+        argv += [server.host, str(server.port), server.principal, str(dead)]
+        done = subprocess.run(
+            argv,
+            env=child_env(server, our_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout)
+        seen["refused"] = seen["refused"].replace(str(dead), "DEAD")
+        assert seen == expected, "our library" if our_dir else "Debian's"
+
+
 # (b) This package, on the library under test and on Debian's libremctl1,
 # against the old module on Debian's libremctl1.
 

@@ -44,6 +44,19 @@ replace_string(struct remctl *r, char **slot, const char *value)
     return true;
 }
 
+/*
+ * Each call that talks to the server starts afresh, as in the standard
+ * library: no error (so a failure's message lasts until the next such
+ * call, and remctl_error says "no error" after one that succeeds) and no
+ * answer handed out. The remctl_set_* functions keep the error.
+ */
+static void
+begin_call(struct remctl *r)
+{
+    rc_clear_error(r);
+    rc_output_reset(r);
+}
+
 /* Closes any open connection and records where the new one goes. */
 static bool
 prepare_open(struct remctl *r, const char *host, unsigned short port,
@@ -89,6 +102,7 @@ int
 remctl_open(struct remctl *r, const char *host, unsigned short port,
             const char *principal)
 {
+    begin_call(r);
     if (!prepare_open(r, host, port, principal, true)
         || !rc_connect_host(r, host, port))
         return rc_open_failed(r);
@@ -101,6 +115,7 @@ remctl_open_addrinfo(struct remctl *r, const char *host,
 {
     char name[NI_MAXHOST];
 
+    begin_call(r);
     host = peer_name(host, principal, ai != NULL ? ai->ai_addr : NULL,
                      ai != NULL ? ai->ai_addrlen : 0, name, sizeof(name),
                      "address");
@@ -117,6 +132,7 @@ remctl_open_sockaddr(struct remctl *r, const char *host,
 {
     char name[NI_MAXHOST];
 
+    begin_call(r);
     host = peer_name(host, principal, addr, addrlen > 0 ? addrlen : 0, name,
                      sizeof(name), "address");
     if (!prepare_open(r, host, 0, principal, false)
@@ -133,6 +149,7 @@ remctl_open_fd(struct remctl *r, const char *host, int fd,
     socklen_t length = 0;
     char name[NI_MAXHOST];
 
+    begin_call(r);
     memset(&peer, 0, sizeof(peer));
     if (host == NULL && fd >= 0) {
         length = sizeof(peer);
@@ -196,7 +213,7 @@ remctl_commandv(struct remctl *r, const struct iovec *command, size_t count)
 {
     size_t i;
 
-    rc_output_reset(r);
+    begin_call(r);
     if (count == 0) {
         rc_set_error(r, "cannot send empty command");
         return 0;
@@ -227,6 +244,7 @@ remctl_command(struct remctl *r, const char **argv)
     size_t count = 0, i;
     int ok;
 
+    begin_call(r);
     while (argv != NULL && argv[count] != NULL)
         count++;
     if (count == 0) {
@@ -250,7 +268,7 @@ remctl_command(struct remctl *r, const char **argv)
 struct remctl_output *
 remctl_output(struct remctl *r)
 {
-    rc_output_reset(r);
+    begin_call(r);
     if (r->state == STATE_IDLE) {
         if (r->host == NULL) {
             rc_set_error(r, "no connection open");
@@ -267,7 +285,7 @@ remctl_output(struct remctl *r)
 int
 remctl_noop(struct remctl *r)
 {
-    rc_output_reset(r);
+    begin_call(r);
     if (r->state != STATE_IDLE)
         rc_disconnect(r, false);
     if (!rc_ensure_open(r))
