@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 import remctl
+from remctl import _remctl
 from hostile.cases import CASES, Case
 from hostile.client import attempt, malloc_in_use, open_fds, rss_bytes, under_asan
 
@@ -290,6 +291,26 @@ def test_endless_output(server: Any, hostile: Hostile) -> None:
     check_usable(r, server)  # open() drops the endless connection
     assert time.monotonic() - started < 5
     r.close()
+
+
+def test_failed_read_ahead_fails_the_next_call(server: Any, hostile: Hostile) -> None:
+    """While handing out an OUTPUT message the library reads the messages
+    already received, to join them; when that reading fails, the call still
+    hands out the output, says "no error", and the next call fails with the
+    reason."""
+    handle = _remctl.remctl_new()
+    try:
+        assert _remctl.remctl_set_timeout(handle, 2)
+        port = hostile.port("output_then_bad_token")
+        assert _remctl.remctl_open(handle, server.host, port, hostile.principal)
+        assert _remctl.remctl_commandv(handle, [b"test", b"echo", b"hostile"])
+        time.sleep(0.3)  # both tokens are received before the first output()
+        assert _remctl.remctl_output(handle) == ("output", b"hostile\n", 1, None, None)
+        assert _remctl.remctl_error(handle) == "no error"
+        assert _remctl.remctl_output(handle) == ()
+        assert _remctl.remctl_error(handle) == "unexpected token flags 0x04 from server"
+    finally:
+        _remctl.remctl_close(handle)
 
 
 def _drip(server: Any, hostile: Hostile, name: str, timeout: int) -> float:

@@ -681,8 +681,21 @@ def drip(interval: float, count: int) -> Callable[[Connection], None]:
     return behave
 
 
+def output_then_bad_token(conn: Connection) -> None:
+    """A genuine OUTPUT and, in the same write, a DATA token without the
+    PROTOCOL flag: the client reads the second while handing out the first."""
+    conn.accept()
+    conn.read_command()
+    conn.send(
+        conn.token(DATA | PROTOCOL, conn.wrap(output(1, b"hostile\n")))
+        + conn.token(DATA, conn.wrap(status(0)))
+    )
+    conn.wait_for_close()
+
+
 EXTRA_CASES: dict[str, Callable[[Connection], None]] = {
     "endless_output": endless_output,
+    "output_then_bad_token": output_then_bad_token,
     # One octet per second, four of them, then silence: with a 2 s timeout
     # every single wait is short, so the timeout fires only after the last.
     "drip_one_per_second": drip(1.0, 4),

@@ -339,6 +339,7 @@ rc_disconnect(struct remctl *r, bool send_quit)
     r->lookahead.value = NULL;
     r->lookahead.length = 0;
     r->deferred_failure = false;
+    rc_discard_error(&r->deferred_error);
     if (r->context != GSS_C_NO_CONTEXT)
         r->gss->delete_sec_context(&minor, &r->context, GSS_C_NO_BUFFER);
     r->context = GSS_C_NO_CONTEXT;

@@ -116,6 +116,7 @@ struct remctl {
     struct answer_buffer answer; /* owns what output.data points into */
     gss_buffer_desc lookahead;   /* a message read while merging, not yet given */
     bool deferred_failure;       /* reading ahead failed: fail the next call */
+    struct rc_saved_error deferred_error; /* with this message */
     int v1_status;               /* protocol 1: the status still to hand out */
 
     char *error;

@@ -201,7 +201,8 @@ parse_answer(struct remctl *r, int type, const unsigned char *body,
  * consecutive OUTPUT messages of the same stream that are already received
  * are handed out as one: fewer calls, and never a wait for more data. The
  * first other message is kept for the next call; a failure while reading
- * ahead is reported by the next call, after the output already read.
+ * ahead is reported by the next call, after the output already read (this
+ * call succeeds, and its error stays "no error").
  */
 static void
 merge_output(struct remctl *r)
@@ -217,7 +218,9 @@ merge_output(struct remctl *r)
         if (!read_message(r, &next, &type, &body, &length)) {
             if (next.value != NULL)
                 r->gss->release_buffer(&minor, &next);
+            /* This call succeeds: keep the message for the next one. */
             r->deferred_failure = true;
+            r->deferred_error = rc_take_error(r);
             return;
         }
         if (type != MSG_OUTPUT || length < 5 || body[0] != out->stream
@@ -241,6 +244,7 @@ rc_v2_output(struct remctl *r)
     bool ok;
 
     if (r->deferred_failure) {
+        rc_restore_error(r, &r->deferred_error);
         r->deferred_failure = false;
         return fail_output(r);
     }
