@@ -5,11 +5,15 @@ A connection opened from an address list, an address or a descriptor cannot
 be opened again by the library (it has no host name and port to go back
 to): when the server has closed it, the next command fails instead of
 reconnecting, and our library says why. remctl_open_fd takes a socket the
-test connected itself; the library owns it from then on and closes it.
+test connected itself; the library owns it from the call on and closes it,
+at remctl_close or when the open fails, and leaves its file status flags
+(O_NONBLOCK) as the caller set them.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import socket
 import struct
@@ -179,6 +183,72 @@ def test_fd_is_owned_by_the_library(server: Any) -> None:
     assert info.value.errno == 9  # EBADF: remctl_close closed it
 
 
+def open_fd_count() -> int:
+    """Descriptors open in this process (listdir's own counts every time)."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize(
+    "nonblocking",
+    [
+        pytest.param(False, id="blocking"),
+        pytest.param(
+            True,
+            id="nonblocking",
+            marks=pytest.mark.ours_only(
+                reason="our library works on a non-blocking descriptor; "
+                "Debian's libremctl1 fails on it (its reads do not wait)"
+            ),
+        ),
+    ],
+)
+def test_fd_status_flags_left_as_given(
+    server: Any, handle: Handle, nonblocking: bool
+) -> None:
+    """The library waits with poll and reads and writes with MSG_DONTWAIT:
+    the descriptor's file status flags (O_NONBLOCK) stay as the caller set
+    them whenever a call returns."""
+    fd = connected_fd(server)
+    os.set_blocking(fd, not nonblocking)
+    given = fcntl.fcntl(fd, fcntl.F_GETFL)
+    assert _remctl.remctl_open_fd(handle, server.host, fd, server.principal)
+    assert fcntl.fcntl(fd, fcntl.F_GETFL) == given
+    assert _remctl.remctl_commandv(handle, [b"test", b"echo", b"flags"])
+    assert fcntl.fcntl(fd, fcntl.F_GETFL) == given
+    while (token := _remctl.remctl_output(handle)) and token[0] == "output":
+        assert fcntl.fcntl(fd, fcntl.F_GETFL) == given
+    assert token == ("status", None, None, 0, None)
+    assert fcntl.fcntl(fd, fcntl.F_GETFL) == given
+    assert _remctl.remctl_noop(handle), _remctl.remctl_error(handle)
+    assert fcntl.fcntl(fd, fcntl.F_GETFL) == given
+
+
+@pytest.mark.parametrize("failure", ["no host", "not connected", "bad principal"])
+def test_fd_closed_when_open_fails(server: Any, handle: Handle, failure: str) -> None:
+    """remctl_open_fd owns the descriptor from the call on: a failed open
+    closes it, whatever failed (counted in /proc/self/fd). Debian's
+    libremctl1 does the same (its messages differ: see
+    test_open_failure_messages)."""
+    before = open_fd_count()
+    if failure == "not connected":
+        fd = socket.socket(socket.AF_INET, socket.SOCK_STREAM).detach()
+    else:
+        fd = connected_fd(server)
+    assert open_fd_count() == before + 1
+    if failure == "no host":
+        assert not _remctl.remctl_open_fd(handle, None, fd, None)
+    elif failure == "not connected":
+        assert not _remctl.remctl_open_fd(handle, server.host, fd, server.principal)
+    else:
+        principal = "nobody/nowhere@" + server.principal.split("@")[1]
+        assert not _remctl.remctl_open_fd(handle, server.host, fd, principal)
+    assert _remctl.remctl_error(handle) != "no error"
+    with pytest.raises(OSError) as info:
+        os.fstat(fd)
+    assert info.value.errno == errno.EBADF
+    assert open_fd_count() == before
+
+
 def test_failed_open_leaves_nothing_open(server: Any, handle: Handle) -> None:
     dead = sockaddr_in(server.host, closed_port())
     assert not _remctl.remctl_open_sockaddr(handle, server.host, dead, server.principal)
@@ -260,6 +330,8 @@ def test_open_failure_messages(server: Any, handle: Handle) -> None:
     assert _remctl.remctl_error(handle) == "invalid file descriptor -1"
     # Neither a host nor a principal: nothing names the server.
     assert not _remctl.remctl_open_sockaddr(handle, None, address, None)
+    assert _remctl.remctl_error(handle) == "no host given"
+    assert not _remctl.remctl_open_fd(handle, None, connected_fd(server), None)
     assert _remctl.remctl_error(handle) == "no host given"
 
 

@@ -62,6 +62,8 @@ int remctl_open_addrinfo(struct remctl *, const char *host,
 int remctl_open_sockaddr(struct remctl *, const char *host,
                          const struct sockaddr *, int addrlen,
                          const char *principal);
+/* The handle owns fd from the call on, also when the call fails; the
+   descriptor's file status flags (O_NONBLOCK) are left as given. */
 int remctl_open_fd(struct remctl *, const char *host, int fd,
                    const char *principal);
 int remctl_set_ccache(struct remctl *, const char *ccache);

@@ -158,8 +158,12 @@ remctl_open_fd(struct remctl *r, const char *host, int fd,
     }
     host = peer_name(host, principal, (struct sockaddr *) &peer, length, name,
                      sizeof(name), "file descriptor");
-    if (!prepare_open(r, host, 0, principal, false))
+    /* The handle owns fd from the call on: any failure closes it. */
+    if (!prepare_open(r, host, 0, principal, false)) {
+        if (fd >= 0)
+            close(fd);
         return rc_open_failed(r);
+    }
     if (fd < 0) {
         rc_set_error(r, "invalid file descriptor %d", fd);
         return rc_open_failed(r);

@@ -4,8 +4,11 @@
  * bounds the connect), waiting on the socket, checking that a kept-alive
  * connection still lives, reopening it, and tearing it down.
  *
- * Sockets are non-blocking from here on; every wait goes through
- * rc_wait_fd, which applies the handle's timeout.
+ * No socket is left in non-blocking mode (O_NONBLOCK), so a descriptor
+ * given to remctl_open_fd keeps the file status flags its caller gave it:
+ * every read and write is non-blocking by itself (MSG_DONTWAIT, token.c),
+ * and every wait goes through rc_wait_fd, which applies the handle's
+ * timeout. Only our own sockets are non-blocking, and only during connect.
  */
 #include "internal.h"
 
@@ -96,29 +99,30 @@ rc_wait_fd(struct remctl *r, int fd, short events)
     return status > 0;
 }
 
-/* Low latency for the small tokens of remctl: docs/design.md, ACK pacing. */
-static bool
-socket_ready(int fd)
+/* Low latency for the small tokens of remctl: docs/design.md, ACK pacing.
+   Fails harmlessly on sockets that are not TCP (tests use socketpairs). */
+static void
+set_no_delay(int fd)
 {
-    int on = 1, flags;
+    int on = 1;
 
-    flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-        return false;
-    /* Fails harmlessly on sockets that are not TCP (tests use socketpairs). */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-    return true;
 }
 
-/* Takes a connected socket from the caller (remctl_open_fd). */
+/*
+ * Takes a connected socket from the caller (remctl_open_fd). The handle owns
+ * it from now on: whatever fails later, tearing the connection down closes
+ * it.
+ */
 bool
 rc_adopt_fd(struct remctl *r, int fd)
 {
-    if (!socket_ready(fd)) {
+    r->fd = fd;
+    if (fcntl(fd, F_GETFL) < 0) {
         rc_set_errno_error(r, "cannot use file descriptor", errno);
         return false;
     }
-    r->fd = fd;
+    set_no_delay(fd);
     return true;
 }
 
@@ -158,7 +162,7 @@ mismatch:
 static int
 connect_one(struct remctl *r, const struct sockaddr *addr, socklen_t length)
 {
-    int fd, err = 0;
+    int fd, flags, err = 0;
     socklen_t err_length = sizeof(err);
 
     fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
@@ -166,20 +170,25 @@ connect_one(struct remctl *r, const struct sockaddr *addr, socklen_t length)
         return -1;
     if (r->source != NULL && !bind_source(r, fd, addr->sa_family))
         goto fail;
-    if (!socket_ready(fd))
+    /* Non-blocking for the connect alone, which the timeout must bound. */
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         goto fail;
-    if (connect(fd, addr, length) == 0)
-        return fd;
-    if (errno != EINPROGRESS)
-        goto fail;
-    if (!rc_wait_fd(r, fd, POLLOUT))
-        goto fail;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_length) < 0)
-        goto fail;
-    if (err != 0) {
-        errno = err;
-        goto fail;
+    if (connect(fd, addr, length) < 0) {
+        if (errno != EINPROGRESS)
+            goto fail;
+        if (!rc_wait_fd(r, fd, POLLOUT))
+            goto fail;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_length) < 0)
+            goto fail;
+        if (err != 0) {
+            errno = err;
+            goto fail;
+        }
     }
+    if (fcntl(fd, F_SETFL, flags) < 0)
+        goto fail;
+    set_no_delay(fd);
     return fd;
 
 fail:
@@ -307,7 +316,7 @@ connection_liveness(struct remctl *r)
     pfd.revents = 0;
     if (poll(&pfd, 1, 0) <= 0)
         return LIVE_OPEN;
-    got = recv(r->fd, &byte, 1, MSG_PEEK);
+    got = recv(r->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (got > 0)
         return LIVE_UNEXPECTED_DATA;
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

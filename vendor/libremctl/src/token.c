@@ -1,6 +1,10 @@
 /*
  * Token framing (docs/protocol.md, section 2) and socket I/O.
  *
+ * Every send and recv is non-blocking by its MSG_DONTWAIT flag, whatever the
+ * socket's own mode, and waits for the socket with rc_wait_fd when it would
+ * block (see connection.c).
+ *
  * Each token goes out with one sendmsg. Incoming bytes are read into a
  * buffer as many at a time as the socket has, so one recv usually yields
  * several tokens; a token is handed on as a pointer into that buffer.
@@ -75,7 +79,7 @@ rc_token_send(struct remctl *r, unsigned char flags, const void *data,
         memset(&msg, 0, sizeof(msg));
         msg.msg_iov = iov + first;
         msg.msg_iovlen = 2 - first;
-        sent = sendmsg(r->fd, &msg, MSG_NOSIGNAL);
+        sent = sendmsg(r->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (sent < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (rc_wait_fd(r, r->fd, POLLOUT))
@@ -182,7 +186,7 @@ reader_fill(struct remctl *r, size_t need)
             }
         }
         got = recv(r->fd, reader->buffer + reader->end,
-                   reader->size - reader->end, 0);
+                   reader->size - reader->end, MSG_DONTWAIT);
         if (got > 0) {
             reader->end += (size_t) got;
             if (reader->answer_bytes < BULK_ANSWER_BYTES) {
