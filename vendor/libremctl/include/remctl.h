@@ -71,6 +71,8 @@ int remctl_set_source_ip(struct remctl *, const char *source);
 int remctl_set_timeout(struct remctl *, time_t seconds);
 int remctl_command(struct remctl *, const char **argv);
 int remctl_commandv(struct remctl *, const struct iovec *, size_t count);
+/* Before a command's answer was read to its end, as a new command: the
+   rest of the answer is dropped with its connection, and a new one opened. */
 int remctl_noop(struct remctl *);
 struct remctl_output *remctl_output(struct remctl *);
 const char *remctl_error(struct remctl *);
