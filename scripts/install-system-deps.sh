@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests, the demo and the benchmarks need:
-# a KDC, remctld, a C toolchain, and the clients we cross-check against.
+# a KDC, remctld, a C toolchain, the clients we cross-check against, and Perl's
+# Net::Remctl::Backend (remctl.backend is compared with it).
 set -euo pipefail
 
 packages=(
   krb5-kdc krb5-admin-server krb5-user libkrb5-dev
   remctl-server remctl-client libremctl1 python3-pyremctl
+  libnet-remctl-perl
   libgssapi3-heimdal
   cmake gcc make python3-venv clang libclang-rt-14-dev valgrind
 )

@@ -423,7 +423,9 @@ def test_library_load_failure_message() -> None:
     package_root = str(Path(remctl.__file__).resolve().parent.parent)
     path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, REMCTL_LIBRARY=missing, PYTHONPATH=path)
-    code = "import remctl"
+    # The client, not the package, loads the library: the first use of
+    # remctl.Remctl (or any client name) raises the ImportError.
+    code = "import remctl\nprint('imported')\nremctl.Remctl"
     process = subprocess.run(
         [sys.executable, "-c", code],
         env=env,
@@ -432,6 +434,7 @@ def test_library_load_failure_message() -> None:
         check=False,
     )
     assert process.returncode != 0
+    assert process.stdout == "imported\n"
     last = process.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: ")
     assert missing in last

@@ -22,27 +22,79 @@ Command arguments are bytes (passed unchanged) or str (encoded as UTF-8).
 
 from __future__ import annotations
 
-from . import _remctl as _remctl  # the low-level module, as always
-from ._client import Remctl, remctl
-from ._errors import (
-    RemctlAuthenticationError,
-    RemctlConnectionError,
-    RemctlError,
-    RemctlNotOpenedError,
-    RemctlProtocolAuthenticationError,
-    RemctlProtocolConnectionError,
-    RemctlProtocolError,
-    RemctlProtocolTimeoutError,
-    RemctlTimeoutError,
-)
-from ._host_result import RemctlHostResult, RemctlLine
-from ._result import (
-    RemctlCommandError,
-    RemctlOutput,
-    RemctlResult,
-    RemctlSimpleResult,
-)
-from ._run_many import run_many
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from . import _remctl as _remctl  # the low-level module, as always
+    from ._client import Remctl, remctl
+    from ._errors import (
+        RemctlAuthenticationError,
+        RemctlConnectionError,
+        RemctlError,
+        RemctlNotOpenedError,
+        RemctlProtocolAuthenticationError,
+        RemctlProtocolConnectionError,
+        RemctlProtocolError,
+        RemctlProtocolTimeoutError,
+        RemctlTimeoutError,
+    )
+    from ._host_result import RemctlHostResult, RemctlLine
+    from ._result import (
+        RemctlCommandError,
+        RemctlOutput,
+        RemctlResult,
+        RemctlSimpleResult,
+    )
+    from ._run_many import run_many
+
+# The client is imported on first use, not here, so that ``import
+# remctl.backend`` (once per command a server runs) loads neither ctypes nor
+# the C library.  ``import remctl`` still gives every name below; a missing C
+# library is reported (as ImportError) when the client is first used.  A new
+# public name goes here (and in the imports above, for type checkers), not in
+# an import at module level: tests/test_backend.py checks what gets imported.
+_MODULES = {
+    "._client": ("Remctl", "remctl"),
+    "._errors": (
+        "RemctlAuthenticationError",
+        "RemctlConnectionError",
+        "RemctlError",
+        "RemctlNotOpenedError",
+        "RemctlProtocolAuthenticationError",
+        "RemctlProtocolConnectionError",
+        "RemctlProtocolError",
+        "RemctlProtocolTimeoutError",
+        "RemctlTimeoutError",
+    ),
+    "._host_result": ("RemctlHostResult", "RemctlLine"),
+    "._result": (
+        "RemctlCommandError",
+        "RemctlOutput",
+        "RemctlResult",
+        "RemctlSimpleResult",
+    ),
+    "._run_many": ("run_many",),
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
+_LAZY["_remctl"] = ""
+
+
+def __getattr__(name: str) -> object:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    if where:
+        value = getattr(import_module(where, __name__), name)
+    else:
+        value = import_module("." + name, __name__)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "VERSION",
