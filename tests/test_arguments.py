@@ -122,15 +122,30 @@ def test_simple_port_out_of_range(port: Any, shown: str) -> None:
     assert str(info.value) == f"invalid port number: {shown}"
 
 
+# Arguments refused as almost surely mistakes (the README lists them).
+REFUSED_ELEMENTS = [
+    (None, "command argument 1 is None"),
+    (True, "command argument 1 is a bool (True): pass the string the command expects"),
+    (
+        ["a", "b"],
+        (
+            "command argument 1 is a collection or iterator (list): pass its"
+            " items as separate arguments"
+        ),
+    ),
+    (
+        object(),
+        "command argument 1 has no text of its own (object object): pass a string",
+    ),
+]
+
+
 @pytest.mark.usefixtures("nothing_sent")
-@pytest.mark.parametrize(
-    ("element", "type_name"), [(None, "NoneType"), (7, "int"), (1.5, "float")]
-)
-def test_simple_element_wrong_type(element: Any, type_name: str) -> None:
+@pytest.mark.parametrize(("element", "message"), REFUSED_ELEMENTS)
+def test_simple_element_refused(element: Any, message: str) -> None:
     with pytest.raises(TypeError) as info:
         remctl.remctl(HOST, PORT, None, ["test", element])
-    assert "argument 1" in str(info.value)
-    assert type_name in str(info.value)
+    assert info.value.args == (message,)
 
 
 @pytest.mark.usefixtures("nothing_sent")
@@ -238,10 +253,10 @@ def test_command_empty(command: Any) -> None:
 @pytest.mark.usefixtures("nothing_sent")
 def test_command_element_checks() -> None:
     r = remctl.Remctl()
-    with pytest.raises(TypeError, match=r"argument 0 .*NoneType"):
+    with pytest.raises(TypeError, match=r"^command argument 0 is None$"):
         r.command([None])  # type: ignore[list-item]
-    with pytest.raises(TypeError, match=r"argument 1 .*int"):
-        r.command(["test", 3])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"^command argument 1 is a bool \(False\)"):
+        r.command(["test", False])
     with pytest.raises(ValueError, match=r"argument 1 .*UTF-8"):
         r.command(["test", "\ud800"])
 

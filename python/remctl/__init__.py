@@ -17,7 +17,10 @@ command-line client, and :mod:`remctl.testing` starts a throwaway Kerberos
 realm and remctld for tests.  Events are logged at DEBUG level to
 ``logging.getLogger("remctl")``.
 
-Command arguments are bytes (passed unchanged) or str (encoded as UTF-8).
+Command arguments are bytes (passed unchanged), str (encoded as UTF-8),
+os.PathLike (their os.fspath()) or other objects (their str(); None, bools,
+collections and objects without a text of their own are refused).
+Every RemctlError has ``value``, its message as str.
 """
 
 from __future__ import annotations

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Union
 
 Port = Union[int, str, None]
-Argument = Union[str, bytes, bytearray]
+#: What command arguments are annotated as.  At run time any object but the
+#: few refused by command_argument() is converted with str().
+Argument = Union[
+    str, bytes, bytearray, memoryview, int, float, os.PathLike[str], os.PathLike[bytes]
+]
 
 _TIMEOUT_MAX = 2**63 - 1
 
@@ -41,11 +46,10 @@ def port_number(port: Port) -> int:
 def command_arguments(command: Iterable[Argument]) -> list[bytes]:
     """Return a command as a list of bytes.
 
-    bytes pass unchanged (NUL bytes and empty arguments included), str is
-    encoded as UTF-8.  A str or bytes given as the whole command, or
-    anything that is not iterable, raises TypeError "command must be a
-    sequence or iterator"; an empty command raises ValueError "command must
-    not be empty".
+    A command is any iterable of arguments except a single str or bytes;
+    anything else raises TypeError "command must be a sequence or
+    iterator", and an empty command ValueError "command must not be empty".
+    See :func:`command_argument` for each argument.
     """
     if isinstance(command, (str, bytes, bytearray, memoryview)):
         raise TypeError("command must be a sequence or iterator")
@@ -53,27 +57,67 @@ def command_arguments(command: Iterable[Argument]) -> list[bytes]:
         iterator = iter(command)
     except TypeError:
         raise TypeError("command must be a sequence or iterator") from None
-    arguments = [_argument(index, value) for index, value in enumerate(iterator)]
+    arguments = [command_argument(index, value) for index, value in enumerate(iterator)]
     if not arguments:
         raise ValueError("command must not be empty")
     return arguments
 
 
-def _argument(index: int, value: object) -> bytes:
+def command_argument(index: int, value: object) -> bytes:
+    """Convert argument number index of a command to the bytes sent.
+
+    bytes pass unchanged (NUL bytes and empty arguments included), other
+    bytes-like objects are copied, str is encoded as UTF-8, an os.PathLike
+    becomes its os.fspath() (a bytes path stays bytes), and anything else
+    is sent as its str(): int, float, Decimal, UUID, IP addresses...
+    Refused with TypeError because they are almost surely mistakes: None,
+    a bool (does the command expect "True", "true", "yes" or "1"?), a
+    collection or iterator (an argument list not unpacked), and an object
+    whose only text is the default "<Name object at 0x...>".
+    """
     if isinstance(value, bytes):
         return value
+    if isinstance(value, str):
+        return _utf8(index, value)
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
-    if isinstance(value, str):
-        try:
-            return value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValueError(
-                f"command argument {index} cannot be encoded as UTF-8: {exc.reason}"
-            ) from None
-    raise TypeError(
-        f"command argument {index} must be str or bytes, not {type(value).__name__}"
-    )
+    if isinstance(value, os.PathLike):
+        path = os.fspath(value)
+        return path if isinstance(path, bytes) else _utf8(index, path)
+    return _utf8(index, _text(index, value))
+
+
+def _utf8(index: int, text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"command argument {index} cannot be encoded as UTF-8: {exc.reason}"
+        ) from None
+
+
+def _text(index: int, value: object) -> str:
+    """str(value), unless value is almost surely not meant as an argument."""
+    if value is None:
+        raise TypeError(f"command argument {index} is None")
+    if isinstance(value, bool):
+        raise TypeError(
+            f"command argument {index} is a bool ({value}): pass the string"
+            " the command expects"
+        )
+    kind = type(value)
+    name = kind.__name__
+    if isinstance(value, Iterable):
+        raise TypeError(
+            f"command argument {index} is a collection or iterator ({name}):"
+            " pass its items as separate arguments"
+        )
+    if kind.__str__ is object.__str__ and kind.__repr__ is object.__repr__:
+        raise TypeError(
+            f"command argument {index} has no text of its own ({name} object):"
+            " pass a string"
+        )
+    return str(value)
 
 
 def timeout_seconds(timeout: int) -> int:

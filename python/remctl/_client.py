@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 from collections.abc import Generator, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, TypeVar, cast
 
 from . import _remctl
 from ._arguments import (
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["Remctl", "remctl"]
 
 _NOT_OPENED = "no currently open connection"
+_NO_ERROR = "no error"
 _ABANDONED = "another command was sent before this command's output was read"
 
 
@@ -36,6 +38,26 @@ def _where(host: str, port: int, principal: str | None) -> str:
     port_text = "default port" if port == 0 else f"port {port}"
     name = principal if principal is not None else f"host/{host}"
     return f"{host} ({port_text}, principal {name})"
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _remembers_failure(method: _Method) -> _Method:
+    """Make a Remctl method record the text of a RemctlError it raises.
+
+    Remctl.error() returns it, also after later calls succeeded.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Remctl, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except RemctlError as exc:
+            self._last_error = str(exc)
+            raise
+
+    return cast(_Method, wrapper)
 
 
 # tuple.__new__ builds the named tuple from a ready tuple without a Python
@@ -156,6 +178,8 @@ class Remctl:
         self._serial = 0
         # A command was sent and its answer not read up to STATUS or ERROR.
         self._pending = False
+        # The text of the last RemctlError a method raised, for error().
+        self._last_error = _NO_ERROR
         self._handle = _remctl.remctl_new()
         if ccache is not None:
             self.set_ccache(ccache)
@@ -192,6 +216,7 @@ class Remctl:
 
     # -- settings --------------------------------------------------------------
 
+    @_remembers_failure
     def set_ccache(self, ccache: str) -> None:
         """Use this Kerberos ticket cache for later opens of this object."""
         with self._lock:
@@ -201,6 +226,7 @@ class Remctl:
             self._ccache = ccache
         logger.debug("ticket cache selected for later connections")
 
+    @_remembers_failure
     def set_source_ip(self, source: str) -> None:
         """Connect from this local address in later opens."""
         with self._lock:
@@ -210,6 +236,7 @@ class Remctl:
             self._source_ip = source
         logger.debug("source address %s selected for later connections", source)
 
+    @_remembers_failure
     def set_timeout(self, timeout: int) -> None:
         """Bound each network wait to timeout seconds; 0 means no limit."""
         seconds = timeout_seconds(timeout)
@@ -221,6 +248,7 @@ class Remctl:
 
     # -- connection ------------------------------------------------------------
 
+    @_remembers_failure
     def open(self, host: str, port: Port = None, principal: str | None = None) -> None:
         """Connect and authenticate to host, closing any open connection.
 
@@ -244,6 +272,7 @@ class Remctl:
             self._opened = True
         logger.debug("connected and authenticated to %s", where)
 
+    @_remembers_failure
     def noop(self) -> None:
         """Send a NOOP to keep the connection alive (needs protocol 3)."""
         with self._lock:
@@ -260,20 +289,28 @@ class Remctl:
             opened, self._opened = self._opened, False
             self._pending = False
             self._serial += 1
+            self._last_error = _NO_ERROR
             if handle is not None:
                 _remctl.remctl_close(handle)
         if opened and self._address is not None:
             logger.debug("closed the connection to %s", self._address[0])
 
     def error(self) -> str:
-        """Return the message of the last failure."""
+        """Return the message of the last RemctlError a method raised.
+
+        It stays after later calls succeed (the C library's own
+        remctl_error() says "no error" again then).  "no error" if nothing
+        failed since the object was created or last closed; "no currently
+        open connection" while it is closed.
+        """
         with self._lock:
             if self._handle is None:
                 return _NOT_OPENED
-            return _remctl.remctl_error(self._handle)
+            return self._last_error
 
     # -- commands --------------------------------------------------------------
 
+    @_remembers_failure
     def command(self, command: Iterable[Argument]) -> None:
         """Send a command; read its answer with :meth:`output`."""
         arguments = command_arguments(command)
@@ -292,12 +329,18 @@ class Remctl:
         with self._lock:
             handle = self._handle
             if handle is None or not self._opened:
+                self._last_error = _NOT_OPENED
                 raise RemctlNotOpenedError(_NOT_OPENED)
             token = _remctl.remctl_output(handle)
             if token and token[0] == "output":
                 return _as_output(RemctlOutput, token)
-            return self._finish_receive(handle, token)
+            try:
+                return self._finish_receive(handle, token)
+            except RemctlError as exc:
+                self._last_error = str(exc)
+                raise
 
+    @_remembers_failure
     def run(self, command: Iterable[Argument], *, check: bool = False) -> RemctlResult:
         """Run a command and return its whole answer as a :class:`RemctlResult`.
 
@@ -333,16 +376,24 @@ class Remctl:
         """
         arguments = command_arguments(command)
         with self._lock:
-            self._send(arguments)
+            try:
+                self._send(arguments)
+            except RemctlError as exc:
+                self._last_error = str(exc)
+                raise
             serial = self._serial
         return self._tokens(serial)
 
     def _tokens(self, serial: int) -> Generator[RemctlOutput, None, None]:
         while True:
             with self._lock:
-                if self._serial != serial:
-                    raise RemctlError(_ABANDONED)
-                token = self._receive(self._opened_handle())
+                try:
+                    if self._serial != serial:
+                        raise RemctlError(_ABANDONED)
+                    token = self._receive(self._opened_handle())
+                except RemctlError as exc:
+                    self._last_error = str(exc)
+                    raise
             yield token
             if token.type != "output":
                 return

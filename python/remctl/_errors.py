@@ -35,7 +35,16 @@ __all__ = [
 
 
 class RemctlError(Exception):
-    """The remctl library reported an error."""
+    """The remctl library reported an error.
+
+    ``str(exc)`` and ``exc.value`` are the message, as the historical module
+    offered both.
+    """
+
+    @property
+    def value(self) -> str:
+        """The message as str: the same text as ``str(exc)``."""
+        return str(self)
 
     __module__ = "remctl"
 

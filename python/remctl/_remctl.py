@@ -219,12 +219,45 @@ def _buffer(pointer: int | None, length: int) -> bytes | None:
     return ctypes.string_at(pointer, length)
 
 
-def _argv(command: Sequence[bytes]) -> ctypes.Array[c_char_p]:
-    """Build a NULL-terminated char ** (arguments end at their first NUL)."""
-    argv = (c_char_p * (len(command) + 1))()
+def _command(command: Sequence[bytes]) -> list[bytes]:
+    """Check a command: a list (or tuple) of bytes, nothing converted.
+
+    Stricter than the high-level interface, as the historical module was:
+    a str, an int or an iterator is refused, never guessed at.
+    """
+    if not isinstance(command, (list, tuple)):
+        raise TypeError(
+            f"command must be a list of bytes, not {type(command).__name__}"
+        )
+    arguments = []
     for index, argument in enumerate(command):
-        argv[index] = bytes(argument)
-    argv[len(command)] = None
+        if isinstance(argument, bytes):
+            arguments.append(argument)
+        elif isinstance(argument, (bytearray, memoryview)):
+            arguments.append(bytes(argument))
+        else:
+            raise TypeError(
+                f"command argument {index} must be bytes, not {type(argument).__name__}"
+            )
+    return arguments
+
+
+def _argv(command: Sequence[bytes]) -> ctypes.Array[c_char_p]:
+    """Build a NULL-terminated char ** for the C functions taking one.
+
+    A C string ends at its first NUL, so an argument holding one is refused
+    rather than cut short (remctl_commandv sends any bytes).
+    """
+    arguments = _command(command)
+    argv = (c_char_p * (len(arguments) + 1))()
+    for index, argument in enumerate(arguments):
+        if b"\0" in argument:
+            raise ValueError(
+                f"command argument {index} contains a NUL byte, which a C"
+                " string cannot hold (use remctl_commandv)"
+            )
+        argv[index] = argument
+    argv[len(arguments)] = None
     return argv
 
 
@@ -368,14 +401,14 @@ def remctl_set_timeout(handle: RemctlHandle, timeout: int) -> bool:
 
 
 def remctl_command(handle: RemctlHandle, command: Sequence[bytes]) -> bool:
-    """Send a command as C strings (each argument ends at its first NUL)."""
+    """Send a command as C strings (an argument with a NUL is refused)."""
     return bool(_lib.remctl_command(handle.pointer(), _argv(command)))
 
 
 def remctl_commandv(handle: RemctlHandle, command: Sequence[bytes]) -> bool:
     """Send a command; arguments may hold any bytes, NUL included."""
     pointer = handle.pointer()
-    arguments = [bytes(argument) for argument in command]
+    arguments = _command(command)
     # (base, length) pairs initialise the structures; typeshed expects _IOVec.
     fields: list[Any] = [(argument, len(argument)) for argument in arguments]
     vector = (_IOVec * max(len(arguments), 1))(*fields)
