@@ -41,7 +41,8 @@ Simple interface
   P13 RemctlProtocolError when the remctl communication fails
       -> test_simple_failure_raises_protocol_error
   P14 its value attribute and its string value are the library's message
-      -> test_protocol_error_value_is_library_message
+      -> test_protocol_error_value_is_library_message,
+         test_value_attribute_on_every_remctl_error
   P15 ... a local (network) error or one the server returned
       -> test_protocol_error_value_is_library_message (both kinds)
   P16 the example program works as shown -> test_documented_example_runs
@@ -132,6 +133,7 @@ import hashlib
 import ipaddress
 import os
 import pathlib
+import pickle
 import socket
 import subprocess
 import sys
@@ -440,6 +442,35 @@ def test_command_refuses_almost_sure_mistakes(
                 r.command(command) if how == "command()" else r.run(command)
             assert r.run(["test", "echo", "next"]).stdout == b"next\n"
     assert info.value.args == (message,)
+
+
+def _every_remctl_error() -> list[type[remctl.RemctlError]]:
+    found: list[type[remctl.RemctlError]] = []
+    pending: list[type[remctl.RemctlError]] = [remctl.RemctlError]
+    while pending:
+        kind = pending.pop()
+        if kind not in found:
+            found.append(kind)
+            pending += kind.__subclasses__()
+    return found
+
+
+def test_value_attribute_on_every_remctl_error() -> None:
+    """value is the message as str for RemctlError and every subclass
+    (the cause classes, RemctlCommandError), also after pickling."""
+    kinds = _every_remctl_error()
+    assert remctl.RemctlCommandError in kinds
+    assert remctl.RemctlProtocolError in kinds and len(kinds) >= 4
+    failed = remctl.RemctlResult(b"o", b"e", 3)
+    for kind in kinds:
+        if issubclass(kind, remctl.RemctlCommandError):
+            exc: remctl.RemctlError = kind("command exited with status 3", failed)
+        else:
+            exc = kind("the library's message \u00e9")
+        copy = pickle.loads(pickle.dumps(exc))
+        for instance in (exc, copy):
+            assert isinstance(instance.value, str), kind
+            assert instance.value == str(instance) == instance.args[0], kind
 
 
 def test_simple_result_has_stdout_stderr_status(server: Any) -> None:
