@@ -139,27 +139,36 @@ class Relay:
             self._threads.append(thread)
 
     def _pump(self, client: socket.socket, server: socket.socket) -> None:
-        """Copy bytes both ways until one side closes or the relay stops."""
+        """Copy bytes both ways until both sides have closed or the relay
+        stops. Each direction ends on its own (an end of file is passed on
+        as a half close), so a client's close is seen even when remctld
+        closed first."""
         other = {client: server, server: client}
         with selectors.DefaultSelector() as selector:
             selector.register(client, selectors.EVENT_READ)
             selector.register(server, selectors.EVENT_READ)
-            while not self._stop.is_set():
+            open_sides = 2
+            while open_sides and not self._stop.is_set():
                 for key, _ in selector.select(_POLL):
                     source: socket.socket = key.fileobj  # type: ignore[assignment]
                     try:
                         data = source.recv(65536)
-                        if data:
-                            other[source].sendall(data)
-                            continue
                     except OSError:
-                        pass
-                    # One side is gone: so is the relayed connection.
+                        data = b""
+                    if data:
+                        try:
+                            other[source].sendall(data)
+                        except OSError:
+                            pass  # that side is gone: its end of file follows
+                        continue
+                    selector.unregister(source)
+                    open_sides -= 1
                     if source is client:
                         with self._lock:
                             self.closed_by_client += 1
-                    client.close()
-                    server.close()
-                    return
+                    try:
+                        other[source].shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
         client.close()
         server.close()
