@@ -306,6 +306,16 @@ def test_busy_ports_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
             stranger.close()
 
 
+def test_pytest_plugin_is_opt_in() -> None:
+    """The installed distribution declares no pytest11 entry point, as the
+    plugin's documentation says: pytest loads the plugin only when asked."""
+    from importlib.metadata import distribution
+
+    declared = [ep for ep in distribution("remctl").entry_points]
+    assert [ep for ep in declared if ep.group == "pytest11"] == []
+    assert [ep.group for ep in declared] == ["console_scripts"]
+
+
 def test_pytest_plugin(tmp_path: Path) -> None:
     """remctl.pytest_plugin's remctl_server fixture, in a pytest of its own."""
     (tmp_path / "pytest.ini").write_text(

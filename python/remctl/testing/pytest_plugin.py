@@ -1,9 +1,11 @@
 """pytest fixtures for a throwaway Kerberos realm and remctld.
 
 Its public name is :mod:`remctl.pytest_plugin`, which re-exports this
-module.  Enable the plugin with ``pytest -p remctl.pytest_plugin``, with
-``pytest_plugins = ["remctl.pytest_plugin"]`` in your top-level conftest.py,
-or automatically when the package registers it as a ``pytest11`` entry point.
+module.  Enable the plugin with ``pytest -p remctl.pytest_plugin`` or with
+``pytest_plugins = ["remctl.pytest_plugin"]`` in your top-level conftest.py.
+It is never loaded by itself: the package declares no ``pytest11`` entry
+point on purpose, because loading the plugin loads the C library, which
+every pytest run in an environment with the package would otherwise do.
 Then point it at your server configuration in the pytest ini file (paths are
 relative to the ini file)::
 
