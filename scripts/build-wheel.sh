@@ -11,7 +11,8 @@
 # first and the wheel is built from it. Then the wheel goes through
 # `auditwheel show` and `auditwheel repair --plat manylinux_2_17_ARCH`
 # (nothing may be grafted in), and is checked: size under 200 KiB, NEEDED
-# only C-library-level libraries, no glibc symbol version newer than 2.17.
+# only C-library-level libraries, no glibc symbol version newer than 2.17,
+# no test hooks (`strings` finds no REMCTL_TEST_).
 # Last, the sdist is installed with pip into a fresh virtualenv using only
 # CMake and the host's own C compiler, and imported.
 #
@@ -53,7 +54,7 @@ run() {
   fi
 }
 
-for tool in readelf objdump; do
+for tool in readelf objdump strings; do
   command -v "$tool" >/dev/null || die "$tool not found (install binutils)"
 done
 
@@ -131,6 +132,13 @@ for lib in $needed; do
     *) die "libremctl.so.1 needs $lib (allowed:$allowed_needed)" ;;
   esac
 done
+# A release build: no test hooks (CMake REMCTL_TEST_HOOKS, tests/conftest.py).
+library_strings=$(strings -a "$library")
+if grep -q REMCTL_TEST_ <<<"$library_strings"; then
+  die "libremctl.so.1 contains test hooks: $(grep REMCTL_TEST_ <<<"$library_strings" | tr '\n' ' ')"
+fi
+grep -qx "libremctl of the remctl Python package" <<<"$library_strings" \
+  || die "libremctl.so.1 does not say it is a release build of ours"
 soname=$(readelf -d "$library" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libremctl.so.1 ] || die "soname is '$soname'"
 newest=$(objdump -T "$library" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' \
@@ -142,7 +150,7 @@ cp "$wheel" "${sdist[0]}" "$dist/"
 wheel=$dist/$(basename "$wheel")
 log "wheel:   $wheel ($size bytes, limit $max_bytes)"
 log "sdist:   $dist/$(basename "${sdist[0]}")"
-log "library: $(stat -c %s "$library") bytes; NEEDED: $needed; newest glibc symbol: GLIBC_$newest"
+log "library: $(stat -c %s "$library") bytes; NEEDED: $needed; newest glibc symbol: GLIBC_$newest; no REMCTL_TEST_ string"
 log "auditwheel: $(grep -o 'New filename tags: .*' "$work/auditwheel-repair.log"), nothing grafted"
 
 # 6. The sdist builds and works with only CMake and the host's C compiler.

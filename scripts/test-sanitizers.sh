@@ -33,7 +33,7 @@ flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 flags="$flags -Wno-error=maybe-uninitialized"
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER="$cc" \
-  -DREMCTL_WERROR=ON -DCMAKE_C_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DREMCTL_WERROR=ON -DREMCTL_TEST_HOOKS=ON -DCMAKE_C_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
   >/dev/null
 cmake --build "$build" -j 2 >/dev/null
 library=$(find "$build" -name libremctl.so.1 -type f | head -n 1)
@@ -51,6 +51,8 @@ fi
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 export REMCTL_LIBRARY="$library"
+# A test build: the tests that need its test hooks must run.
+export REMCTL_REQUIRE_TEST_HOOKS=1
 export PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}"
 # A 16 MiB quarantine (default 256 MiB) still catches uses after free of
 # recent blocks, and keeps RSS close enough to normal for the suite's memory

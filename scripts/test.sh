@@ -42,7 +42,8 @@ wants() { [[ " $stages " == *" $1 "* ]]; }
 main_pytest() {
   # The suite runs against the installed package, not the checkout's
   # python/; REMCTL_TEST_INSTALLED_PREFIX makes a test check exactly that.
-  REMCTL_TEST_INSTALLED_PREFIX="$PWD/.venv" \
+  # .venv holds a test build, so no test_hooks test may be left out.
+  REMCTL_TEST_INSTALLED_PREFIX="$PWD/.venv" REMCTL_REQUIRE_TEST_HOOKS=1 \
     .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@" \
     | tee "$logdir/pytest.log"
 }

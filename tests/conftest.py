@@ -16,6 +16,7 @@ fails.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
@@ -61,8 +62,26 @@ def server() -> Iterator[RemctlTestEnvironment]:
 # Modules of other owners that are ours-only as a whole are listed in
 # OURS_ONLY_MODULES instead of carrying a module-level pytestmark.
 
-#: Only our library contains this test hook (see tests/test_protocol1.py).
-OURS_MARKER = b"REMCTL_TEST_PROTOCOL"
+#: Our library carries this text so that it can be told from another
+#: libremctl.so.1 (library_identity in vendor/libremctl/src/api.c).
+OURS_MARKER = b"libremctl of the remctl Python package"
+#: ... and a test build (CMake REMCTL_TEST_HOOKS=ON) says so after it.
+TEST_BUILD_MARKER = OURS_MARKER + b", test build with test hooks"
+
+# -- test_hooks: tests that need a test build of our library ----------------
+#
+# The test hooks (REMCTL_TEST_PROTOCOL=1 forces protocol 1,
+# REMCTL_TEST_NO_CRED_FROM=1 the gss_krb5_ccache_name path) exist only in a
+# test build of our library, never in a release build such as the wheel's.
+# A test that needs them carries
+#
+#     @pytest.mark.test_hooks(reason="what it forces through which hook")
+#
+# which implies ours_only. On a release build of our library such tests are
+# deselected and listed at the end (the wheel matrix, scripts/test-matrix.sh,
+# runs the release wheel). scripts/dev-env.sh builds .venv's library as a
+# test build, and the stages that run on it set REMCTL_REQUIRE_TEST_HOOKS=1:
+# then a release build is a usage error, so these tests cannot go missing.
 
 OURS_ONLY_MODULES = {
     "test_hostile.py": (
@@ -78,20 +97,39 @@ OURS_ONLY_MODULES = {
 _DESELECTED = pytest.StashKey[list[tuple[str, str]]]()
 
 
+def _library_bytes() -> tuple[str, bytes | None]:
+    """Where the library under test is, and its contents (None: unreadable)."""
+    path = os.environ.get("REMCTL_LIBRARY")
+    if not path:
+        # Found as remctl._library finds it, without importing the package.
+        spec = importlib.util.find_spec("remctl")
+        if spec is None or not spec.submodule_search_locations:
+            return "the package's own libremctl.so.1", None
+        package = os.path.realpath(next(iter(spec.submodule_search_locations)))
+        path = os.path.join(package, "libremctl.so.1")
+    try:
+        return path, Path(path).read_bytes()
+    except OSError:
+        return path, None
+
+
 def library_under_test() -> tuple[str, bool]:
     """The libremctl.so.1 the suite loads, and whether it is ours.
 
-    Without REMCTL_LIBRARY the package loads its own copy. A library named
-    by REMCTL_LIBRARY is ours when it contains our test hooks; one that
-    cannot be read counts as foreign.
+    Without REMCTL_LIBRARY the package loads its own copy, which is ours. A
+    library named by REMCTL_LIBRARY is ours when it carries OURS_MARKER; one
+    that cannot be read counts as foreign.
     """
-    path = os.environ.get("REMCTL_LIBRARY")
-    if not path:
-        return "the package's own libremctl.so.1", True
-    try:
-        return path, OURS_MARKER in Path(path).read_bytes()
-    except OSError:
-        return path, False
+    path, data = _library_bytes()
+    if not os.environ.get("REMCTL_LIBRARY"):
+        return path, True
+    return path, data is not None and OURS_MARKER in data
+
+
+def library_has_test_hooks() -> bool:
+    """Whether the library under test is a test build of ours."""
+    data = _library_bytes()[1]
+    return data is not None and TEST_BUILD_MARKER in data
 
 
 def ours_only_reason(item: pytest.Item) -> str | None:
@@ -105,17 +143,38 @@ def ours_only_reason(item: pytest.Item) -> str | None:
     return reason
 
 
+def test_hooks_reason(item: pytest.Item) -> str | None:
+    """The reason of the item's test_hooks mark; None if it has none."""
+    marks = list(item.iter_markers("test_hooks"))
+    if not marks:
+        return None
+    reason = marks[0].kwargs.get("reason") or (marks[0].args or [""])[0]
+    if not isinstance(reason, str) or not reason.strip():
+        raise pytest.UsageError(f"{item.nodeid}: test_hooks needs a reason")
+    return reason
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "ours_only(reason): behaviour only our libremctl.so.1 has; deselected "
         "when REMCTL_LIBRARY names another library (see tests/conftest.py)",
     )
+    config.addinivalue_line(
+        "markers",
+        "test_hooks(reason): needs a test build of our libremctl.so.1 (its "
+        "test hooks); implies ours_only (see tests/conftest.py)",
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     path, ours = library_under_test()
-    kind = "ours" if ours else "NOT ours: ours_only tests are deselected"
+    if not ours:
+        kind = "NOT ours: ours_only tests are deselected"
+    elif library_has_test_hooks():
+        kind = "ours, test build"
+    else:
+        kind = "ours, release build: test_hooks tests are deselected"
     return f"libremctl under test: {path} ({kind})"
 
 
@@ -126,9 +185,22 @@ def pytest_collection_modifyitems(
         reason = OURS_ONLY_MODULES.get(item.path.name)
         if reason is not None:
             item.add_marker(pytest.mark.ours_only(reason=reason))
-    reasons = {item.nodeid: ours_only_reason(item) for item in items}
+    for item in items:
+        reason = test_hooks_reason(item)
+        if reason is not None and ours_only_reason(item) is None:
+            item.add_marker(pytest.mark.ours_only(reason=reason))
     if library_under_test()[1]:
-        return
+        reasons = {item.nodeid: test_hooks_reason(item) for item in items}
+        if library_has_test_hooks() or not any(reasons.values()):
+            return
+        if os.environ.get("REMCTL_REQUIRE_TEST_HOOKS") == "1":
+            raise pytest.UsageError(
+                f"REMCTL_REQUIRE_TEST_HOOKS=1 but {library_under_test()[0]} is "
+                "a release build of our library, without the test hooks "
+                "(scripts/dev-env.sh builds a test build)"
+            )
+    else:
+        reasons = {item.nodeid: ours_only_reason(item) for item in items}
     deselected = [item for item in items if reasons[item.nodeid] is not None]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
@@ -142,8 +214,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     deselected = config.stash.get(_DESELECTED, None)
     if deselected is None:
         return
-    path = library_under_test()[0]
-    terminalreporter.section(f"ours_only tests deselected for {path}")
+    path, ours = library_under_test()
+    kind = "test_hooks" if ours else "ours_only"
+    terminalreporter.section(f"{kind} tests deselected for {path}")
     by_reason: dict[str, list[str]] = {}
     for nodeid, reason in deselected:
         by_reason.setdefault(reason, []).append(nodeid)

@@ -9,8 +9,9 @@ Our library takes credentials from an object's cache with
 gss_acquire_cred_from where the GSS-API library has it (MIT), else with
 gss_krb5_ccache_name in a short-lived thread of its own (Heimdal, which
 lacks gss_acquire_cred_from; docs/design.md, ticket caches). Every test runs both
-ways: ``REMCTL_TEST_NO_CRED_FROM=1`` (a test hook, read at each open) makes
-our library take the fallback even on MIT. Under Heimdal
+ways: ``REMCTL_TEST_NO_CRED_FROM=1`` (a test hook of test builds, read at
+each open; see tests/conftest.py) makes our library take the fallback even
+on MIT. Under Heimdal
 (REMCTL_GSSAPI_LIBRARY=libgssapi.so.3) both runs take the fallback.
 """
 
@@ -33,9 +34,9 @@ ALLOWED = b"let through\n"
         pytest.param(
             "ccache_name",
             id="ccache-name-fallback",
-            marks=pytest.mark.ours_only(
-                reason="forces the gss_krb5_ccache_name fallback through our "
-                "library's test hook REMCTL_TEST_NO_CRED_FROM"
+            marks=pytest.mark.test_hooks(
+                reason="forces the gss_krb5_ccache_name fallback through the "
+                "test hook REMCTL_TEST_NO_CRED_FROM"
             ),
         ),
     ]

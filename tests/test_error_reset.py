@@ -121,3 +121,22 @@ def test_settings_keep_the_error(handle: Handle) -> None:
     fail_empty_command(handle)
     assert _remctl.remctl_set_timeout(handle, 10)
     assert _remctl.remctl_error(handle) == "cannot send empty command"
+
+
+@pytest.mark.test_hooks(
+    reason="forces protocol 1 through the test hook REMCTL_TEST_PROTOCOL"
+)
+def test_command_after_failed_noop_on_protocol1(
+    server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REMCTL_TEST_PROTOCOL", "1")
+    handle = _remctl.remctl_new()
+    try:
+        assert _remctl.remctl_open(handle, server.host, server.port, server.principal)
+        assert not _remctl.remctl_noop(handle)
+        assert _remctl.remctl_error(handle) == "NOOP message not supported"
+        assert _remctl.remctl_commandv(handle, ECHO)
+        assert _remctl.remctl_error(handle) == "no error"
+        assert read_answer(handle)[0][1] == b"again\n"
+    finally:
+        _remctl.remctl_close(handle)

@@ -30,9 +30,9 @@ from typing import Any
 
 import pytest
 import remctl
-from remctl import _remctl
 from hostile.cases import CASES, Case
 from hostile.client import attempt, malloc_in_use, open_fds, rss_bytes, under_asan
+from remctl import _remctl
 
 # The server side needs python-gssapi, which has no wheels and builds from
 # source; the matrix over Python versions runs it under one interpreter that

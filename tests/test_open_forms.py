@@ -293,8 +293,8 @@ def test_no_reopen_message(server: Any, handle: Handle, form: str) -> None:
     assert _remctl.remctl_error(handle) == expected
 
 
-@pytest.mark.ours_only(
-    reason="forces protocol 1 through our library's test hook REMCTL_TEST_PROTOCOL"
+@pytest.mark.test_hooks(
+    reason="forces protocol 1 through the test hook REMCTL_TEST_PROTOCOL"
 )
 def test_fd_protocol1_one_command_only(
     server: Any, handle: Handle, monkeypatch: pytest.MonkeyPatch

@@ -1,15 +1,17 @@
 """Protocol 1 (docs/protocol.md, section 6) end to end, next to protocol 2,
 on stock remctld.
 
-How protocol 1 is forced: our C library reads the environment variable
-``REMCTL_TEST_PROTOCOL`` when a connection is opened (``prepare_open`` in
-vendor/libremctl/src/api.c); ``1`` makes it open with the protocol 1
-exchange (no PROTOCOL flag), so stock remctld, which still serves protocol 1
-clients, answers in protocol 1. It is a test hook, not API. The ``protocol``
-fixture below sets it (``1``) or removes it (``2``: the normal negotiation,
-which reaches protocol 3 with remctld 3.18) for the duration of one test;
-every test here runs under both. The protocol 1 runs need our library (the
-hook) and are marked ``ours_only``; the protocol 2 runs also pass on
+How protocol 1 is forced: a test build of our C library (CMake option
+REMCTL_TEST_HOOKS, which scripts/dev-env.sh turns on) reads the environment
+variable ``REMCTL_TEST_PROTOCOL`` when a connection is opened
+(``prepare_open`` in vendor/libremctl/src/api.c); ``1`` makes it open with
+the protocol 1 exchange (no PROTOCOL flag), so stock remctld, which still
+serves protocol 1 clients, answers in protocol 1. It is a test hook, not
+API, and a release build has none. The ``protocol`` fixture below sets it
+(``1``) or removes it (``2``: the normal negotiation, which reaches protocol
+3 with remctld 3.18) for the duration of one test; every test here runs
+under both. The protocol 1 runs are marked ``test_hooks`` (see
+tests/conftest.py); the protocol 2 runs also pass on a release build and on
 Debian's libremctl1.
 
 What a protocol 1 server does differently, and what each test checks:
@@ -46,9 +48,8 @@ protocols = [
     pytest.param(
         1,
         id="protocol1",
-        marks=pytest.mark.ours_only(
-            reason="forces protocol 1 through our library's test hook "
-            "REMCTL_TEST_PROTOCOL"
+        marks=pytest.mark.test_hooks(
+            reason="forces protocol 1 through the test hook REMCTL_TEST_PROTOCOL"
         ),
     ),
     pytest.param(2, id="protocol2"),

@@ -17,6 +17,17 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/*
+ * Lets a test suite tell this library from another libremctl.so.1, and a
+ * test build from a release build, by its bytes (tests/conftest.py).
+ */
+__attribute__((used)) static const char library_identity[] =
+    "libremctl of the remctl Python package"
+#ifdef REMCTL_TEST_HOOKS
+    ", test build with test hooks"
+#endif
+    ;
+
 struct remctl *
 remctl_new(void)
 {
@@ -62,8 +73,6 @@ static bool
 prepare_open(struct remctl *r, const char *host, unsigned short port,
              const char *principal, bool reopenable)
 {
-    const char *forced = getenv("REMCTL_TEST_PROTOCOL");
-
     rc_disconnect(r, true);
     if (host == NULL) {
         rc_set_error(r, "no host given");
@@ -74,8 +83,15 @@ prepare_open(struct remctl *r, const char *host, unsigned short port,
         return false;
     r->port = port;
     r->reopenable = reopenable;
-    /* Test hook, not API: REMCTL_TEST_PROTOCOL=1 speaks protocol 1. */
-    r->force_protocol = forced != NULL ? atoi(forced) : 0;
+#ifdef REMCTL_TEST_HOOKS
+    /* Test hook of test builds only: REMCTL_TEST_PROTOCOL=1 speaks
+       protocol 1 (see CMakeLists.txt). */
+    {
+        const char *forced = getenv("REMCTL_TEST_PROTOCOL");
+
+        r->force_protocol = forced != NULL ? atoi(forced) : 0;
+    }
+#endif
     return true;
 }
 

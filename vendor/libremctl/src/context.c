@@ -108,6 +108,18 @@ acquire_with_ccache_name(struct remctl *r, gss_cred_id_t *cred)
     return job.ok;
 }
 
+static bool
+use_acquire_cred_from(const struct gss_functions *gss)
+{
+#ifdef REMCTL_TEST_HOOKS
+    /* Test hook of test builds only: REMCTL_TEST_NO_CRED_FROM takes the
+       gss_krb5_ccache_name path even where this function exists. */
+    if (getenv("REMCTL_TEST_NO_CRED_FROM") != NULL)
+        return false;
+#endif
+    return gss->acquire_cred_from != NULL;
+}
+
 /*
  * Credentials from the handle's ticket cache, without touching any other
  * handle or thread: gss_acquire_cred_from where the library has it, else
@@ -123,7 +135,7 @@ acquire_credentials(struct remctl *r, gss_cred_id_t *cred)
     *cred = GSS_C_NO_CREDENTIAL;
     if (r->ccache == NULL)
         return true;
-    if (gss->acquire_cred_from != NULL && getenv("REMCTL_TEST_NO_CRED_FROM") == NULL) {
+    if (use_acquire_cred_from(gss)) {
         gss_key_value_element_desc element = {"ccache", r->ccache};
         gss_key_value_set_desc store = {1, &element};
 

@@ -101,7 +101,7 @@ struct remctl {
     char *ccache;
     char *source;
     time_t timeout;
-    int force_protocol; /* test hook: REMCTL_TEST_PROTOCOL, read at open */
+    int force_protocol; /* 1: protocol 1 (set by a test build's test hook) */
 
     /* The connection. */
     int fd;
