@@ -10,7 +10,7 @@ set -eu
 
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
-paths="python/remctl examples/typed_usage.py"
+paths="python/remctl examples/typed_usage.py examples/user_backend.py tests/server/backends/svc_backend.py"
 
 echo "== mypy --strict $paths"
 # The example imports remctl from the source tree, not an installed copy.

@@ -41,12 +41,18 @@ A pytest plugin with fixtures built on this class is in
 
 Its modules, one concern each: ``programs`` (finding the programs),
 ``daemon`` (child processes and their readiness), ``ports``, ``realm`` (the
-Kerberos realm and KDC), ``remctld``, ``environment`` (the two together) and
-``pytest_plugin``.
+Kerberos realm and KDC), ``remctld``, ``environment`` (the two together),
+``backends`` (Python backend programs) and ``pytest_plugin``.
+
+A Python program written with :mod:`remctl.backend` is served with one
+argument, which writes the script that runs it and its remctl.conf lines::
+
+    RemctlTestEnvironment(backends=[PythonBackend("user", "examples/user_backend.py")])
 """
 
 from __future__ import annotations
 
+from .backends import PythonBackend
 from .environment import RemctlTestEnvironment
 from .errors import RemctlTestError
 from .programs import REQUIRED_PROGRAMS, MissingProgramsError, find_programs
@@ -55,6 +61,7 @@ from .programs import StrPath as StrPath  # the type of path arguments
 __all__ = [
     "REQUIRED_PROGRAMS",
     "MissingProgramsError",
+    "PythonBackend",
     "RemctlTestEnvironment",
     "RemctlTestError",
     "find_programs",

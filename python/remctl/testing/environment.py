@@ -9,7 +9,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,8 @@ from .remctld import Remctld, check_executables
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from .backends import PythonBackend
 
 __all__ = ["RemctlTestEnvironment"]
 
@@ -42,6 +44,8 @@ class RemctlTestEnvironment:
         host: the loopback address everything binds to.
         remctld: path of the remctld binary, instead of searching for it.
         server_env: extra environment variables for remctld and its commands.
+        backends: :class:`~remctl.testing.PythonBackend` programs; their
+            lines are added to remctl.conf, after the template's.
         debug: pass ``-d`` to remctld (verbose log, see :attr:`remctld_log`).
         timeout: seconds allowed for each setup step and daemon start.
         keep_tmpdir: leave the temporary directory in place after closing.
@@ -72,6 +76,7 @@ class RemctlTestEnvironment:
         host: str = "127.0.0.1",
         remctld: StrPath | None = None,
         server_env: Mapping[str, str] | None = None,
+        backends: Iterable[PythonBackend] = (),
         debug: bool = False,
         timeout: float = 30.0,
         keep_tmpdir: bool = False,
@@ -94,6 +99,7 @@ class RemctlTestEnvironment:
         self.user_principal = f"{user}@{realm}"
         self._remctld_override = remctld
         self._server_env = dict(server_env or {})
+        self._backends = list(backends)
         self._debug = debug
         self._timeout = timeout
         self._keep_tmpdir = keep_tmpdir
@@ -150,8 +156,12 @@ class RemctlTestEnvironment:
                 ]
             )
             self._realm.kinit(self.ccache, self.user_principal, self.user_keytab)
+            config = self._substitute(config) + "".join(
+                backend.install(self.tmpdir, f"backend-{number}")
+                for number, backend in enumerate(self._backends, 1)
+            )
             with open(self.remctl_config, "w", encoding="utf-8") as handle:
-                handle.write(self._substitute(config))
+                handle.write(config)
             self._remctld = Remctld(
                 programs["remctld"],
                 self._realm,
