@@ -392,3 +392,18 @@ def test_import_loads_no_c_library_and_nothing_heavy() -> None:
     process = subprocess.run([sys.executable, "-c", IMPORT_CHECK], capture_output=True,
                              text=True, check=True)
     assert process.stdout == "[] []\n"
+
+
+def test_string_union_annotations_without_pep_604_support() -> None:
+    # Before Python 3.10, eval("int | None") raises TypeError: each side of
+    # the "|" is then evaluated alone.  An object without __or__ does the same
+    # on every version.
+    from remctl.backend._convert import _resolve, convert
+
+    class Marker:
+        pass
+
+    resolved = _resolve("marker | None", {"marker": Marker()})
+    assert isinstance(resolved, tuple) and resolved[1] is None
+    assert convert(b"5", "5", (int, None)) == 5
+    assert convert(b"5", "5", _resolve("int | None", {})) == 5
