@@ -151,8 +151,8 @@ DONE = ("done", None, None, None, None)
 NOT_OPEN = "no currently open connection"
 DEFAULT_PORT, LEGACY_PORT = 4373, 4444
 
-PROTOCOL1 = pytest.mark.ours_only(
-    reason="forces protocol 1 through our library's test hook REMCTL_TEST_PROTOCOL"
+PROTOCOL1 = pytest.mark.test_hooks(
+    reason="forces protocol 1 through the test hook REMCTL_TEST_PROTOCOL"
 )
 SOURCE_CHECKED_WHEN_SET = pytest.mark.ours_only(
     reason="only our library checks a source address when it is set"
