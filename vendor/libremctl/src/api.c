@@ -19,9 +19,19 @@
 
 /*
  * Lets a test suite tell this library from another libremctl.so.1, and a
- * test build from a release build, by its bytes (tests/conftest.py).
+ * test build from a release build, by its bytes (tests/conftest.py). Kept
+ * although nothing refers to it: "used" for the compiler, "retain" for a
+ * linker that drops unreferenced sections (zig cc, the wheel's compiler).
  */
-__attribute__((used)) static const char library_identity[] =
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define KEEP_UNREFERENCED __attribute__((used, retain))
+#endif
+#endif
+#ifndef KEEP_UNREFERENCED
+#define KEEP_UNREFERENCED __attribute__((used))
+#endif
+KEEP_UNREFERENCED static const char library_identity[] =
     "libremctl of the remctl Python package"
 #ifdef REMCTL_TEST_HOOKS
     ", test build with test hooks"
