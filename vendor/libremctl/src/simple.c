@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Appends to a growing output buffer; returns 0 when memory runs out. */
-static int
+/* Appends to a growing output buffer; false when memory runs out. */
+static bool
 append(char **buffer, size_t *length, size_t *size, const char *data,
        size_t n)
 {
     if (n == 0)
-        return 1;
+        return true;
     if (*length + n > *size) {
         size_t wanted = *size > 0 ? *size : 4096;
         char *grown;
@@ -22,13 +22,13 @@ append(char **buffer, size_t *length, size_t *size, const char *data,
             wanted *= 2;
         grown = realloc(*buffer, wanted);
         if (grown == NULL)
-            return 0;
+            return false;
         *buffer = grown;
         *size = wanted;
     }
     memcpy(*buffer + *length, data, n);
     *length += n;
-    return 1;
+    return true;
 }
 
 static char *
@@ -49,7 +49,7 @@ collect(struct remctl *r, struct remctl_result *result)
 {
     size_t stdout_size = 0, stderr_size = 0;
     struct remctl_output *out;
-    int ok = 1;
+    bool ok = true;
 
     for (;;) {
         out = remctl_output(r);
