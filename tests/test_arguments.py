@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import pytest
 import remctl
+from interpreter import settle_garbage
 from remctl import _remctl
 
 HOST = "127.0.0.1"
@@ -400,6 +401,7 @@ def test_low_level_handle_freed_by_garbage_collection() -> None:
     finalizer = handle._finalizer
     reference = weakref.ref(handle)
     del handle
+    settle_garbage()
     assert reference() is None
     assert not finalizer.alive
 

@@ -35,8 +35,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import gc
 import itertools
 import queue
+import sys
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable
@@ -56,6 +58,10 @@ from ._errors import RemctlNotOpenedError
 from ._fanout import FanOut, run_many
 from ._log import logger
 from ._result import RemctlOutput, RemctlResult, RemctlSimpleResult
+
+# Whether an object is finalized as soon as its last reference goes (CPython,
+# free-threaded too), or only when the garbage collector runs (PyPy).
+_REFCOUNTED = sys.implementation.name == "cpython"
 
 if TYPE_CHECKING:
     from typing_extensions import Self, TypeAlias
@@ -178,6 +184,7 @@ class Remctl:
         self._timeout = None if timeout is None else timeout_seconds(timeout)
         self._wanted = self._address is not None
         self._lock: asyncio.Lock | None = None
+        self._streaming = False  # a stream() holds the lock
         # Built now so that bad settings fail here; its thread starts later.
         self._connection: _Connection | None = self._new_connection()
 
@@ -285,14 +292,18 @@ class Remctl:
         self, arguments: list[bytes]
     ) -> AsyncGenerator[RemctlOutput, None]:
         async with self._serial():
-            connection = await self._ready()
-            send = functools.partial(connection.remote.command, arguments)
-            await self._call(connection, send)
-            while True:
-                token = await self._call(connection, connection.remote.output)
-                yield token
-                if token.type != "output":
-                    return
+            self._streaming = True
+            try:
+                connection = await self._ready()
+                send = functools.partial(connection.remote.command, arguments)
+                await self._call(connection, send)
+                while True:
+                    token = await self._call(connection, connection.remote.output)
+                    yield token
+                    if token.type != "output":
+                        return
+            finally:
+                self._streaming = False
 
     async def noop(self) -> None:
         """Send a NOOP to keep the connection alive (needs protocol 3)."""
@@ -307,6 +318,11 @@ class Remctl:
         # Lock to the loop current when it is made).
         if self._lock is None:
             self._lock = asyncio.Lock()
+        elif self._streaming and not _REFCOUNTED and self._lock.locked():
+            # A stream left early is closed when it is finalized: at once on
+            # CPython, at the next collection on PyPy. Collect now, so that
+            # its closing (scheduled on the loop) frees the lock we wait for.
+            gc.collect()
         return self._lock
 
     def _new_connection(self) -> _Connection:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import remctl
+from interpreter import settle_garbage
 
 from .cases import Case
 
@@ -99,6 +100,7 @@ def attempt(
 
 
 def rss_bytes() -> int:
+    settle_garbage()
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
@@ -142,6 +144,7 @@ def under_asan() -> bool:
 
 def malloc_in_use() -> int | None:
     """Bytes allocated with malloc and not freed (glibc), or None."""
+    settle_garbage()
     try:
         libc = ctypes.CDLL(None)
         function = libc.mallinfo2
