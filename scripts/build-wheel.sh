@@ -16,23 +16,33 @@
 # Last, the sdist is installed with pip into a fresh virtualenv using only
 # CMake and the host's own C compiler, and imported.
 #
-# Progress goes to stderr, tool output to build/release/*.log; the only line
+# Progress goes to stderr, tool output to build/release-ARCH/*.log; the only line
 # on stdout is the path of the wheel, so callers can write
 #     wheel=$(bash scripts/build-wheel.sh)
 #
 # Environment:
 #   PYTHON                   interpreter for the tool and check venvs
 #                            (default: python3)
+#   REMCTL_WHEEL_ARCH        the target ARCH (default: this machine's); another
+#                            one (x86_64 <-> aarch64) is cross-compiled by zig,
+#                            tagged through _PYTHON_HOST_PLATFORM, checked the
+#                            same way, and built without the sdist check
 #   REMCTL_SKIP_SDIST_CHECK  set to 1 to skip the sdist install check
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
-arch=$(uname -m)
+arch=${REMCTL_WHEEL_ARCH:-$(uname -m)}
 glibc_max=2.17
 plat=manylinux_2_17_$arch
 tools=$root/build/wheel-tools
-work=$root/build/release
+work=$root/build/release-$arch
+cross=()
+if [ "$arch" != "$(uname -m)" ]; then
+  # scikit-build-core names the wheel's platform from this variable.
+  cross=(_PYTHON_HOST_PLATFORM="linux-$arch")
+  REMCTL_SKIP_SDIST_CHECK=1
+fi
 dist=$root/dist
 max_bytes=$((200 * 1024))
 # What the library may link: the C library and its traditional split-off parts.
@@ -54,13 +64,15 @@ run() {
   fi
 }
 
-for tool in readelf objdump strings; do
+# readelf and strings read every architecture's ELF files.
+for tool in readelf strings; do
   command -v "$tool" >/dev/null || die "$tool not found (install binutils)"
 done
 
 rm -rf "$work"
 mkdir -p "$work/bin" "$dist"
-rm -f "$dist"/remctl-*.whl "$dist"/remctl-*.tar.gz
+rm -f "$dist"/remctl-*"_$arch.whl"
+[ ${#cross[@]} -gt 0 ] || rm -f "$dist"/remctl-*.tar.gz
 
 # 1. Tools, in their own venv, pinned in scripts/wheel-tools.txt.
 log "tools: $tools"
@@ -78,7 +90,7 @@ chmod +x "$work/bin/cc"
 # 3. sdist, then the wheel from the sdist, compiled with zig.
 log "building sdist and wheel (zig cc -target $arch-linux-gnu.$glibc_max)"
 run build env -u CFLAGS -u LDFLAGS -u CMAKE_ARGS -u SKBUILD_BUILD_DIR \
-  -u SKBUILD_CMAKE_ARGS CC="$work/bin/cc" \
+  -u SKBUILD_CMAKE_ARGS CC="$work/bin/cc" "${cross[@]}" \
   "$tools/bin/python" -m build --outdir "$work/raw" -Cbuild.verbose=true \
   -Ccmake.define.REMCTL_WERROR=ON "$root"
 grep -q "C compiler identification is Clang" "$work/build.log" \
@@ -96,8 +108,12 @@ run auditwheel-show "$tools/bin/auditwheel" show "${raw[0]}"
 sed 's/^/  | /' "$work/auditwheel-show.log" >&2
 grep -q "platform tag: \"$plat\"" "$work/auditwheel-show.log" \
   || die "auditwheel does not find the wheel $plat compatible"
+# auditwheel offers --plat choices of this machine's architecture only; for
+# another it is "auto" (the tag its analysis found), checked by name below.
+repair_plat=$plat
+[ ${#cross[@]} -eq 0 ] || repair_plat=auto
 run auditwheel-repair env PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" \
-  repair --plat "$plat" -w "$work/repaired" "${raw[0]}"
+  repair --plat "$repair_plat" -w "$work/repaired" "${raw[0]}"
 repaired=("$work"/repaired/remctl-*.whl)
 [ ${#repaired[@]} -eq 1 ] || die "auditwheel repair produced no wheel"
 wheel=${repaired[0]}
@@ -141,16 +157,23 @@ grep -qx "libremctl of the remctl Python package" <<<"$library_strings" \
   || die "libremctl.so.1 does not say it is a release build of ours"
 soname=$(readelf -d "$library" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libremctl.so.1 ] || die "soname is '$soname'"
-newest=$(objdump -T "$library" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' \
+# readelf reads every architecture's ELF files (objdump only the host's).
+machine=$(readelf -h "$library" | sed -n 's/^ *Machine: *//p')
+case $arch:$machine in
+  x86_64:*X86-64* | aarch64:*AArch64*) ;;
+  *) die "libremctl.so.1 is for '$machine', not $arch" ;;
+esac
+newest=$(readelf -W --dyn-syms "$library" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' \
   | sort -u -V | tail -n 1)
 [ "$(printf '%s\n%s\n' "$newest" "$glibc_max" | sort -V | tail -n 1)" = "$glibc_max" ] \
   || die "libremctl.so.1 uses GLIBC_$newest, newer than $glibc_max"
 
-cp "$wheel" "${sdist[0]}" "$dist/"
+cp "$wheel" "$dist/"
+[ ${#cross[@]} -gt 0 ] || cp "${sdist[0]}" "$dist/"
 wheel=$dist/$(basename "$wheel")
 log "wheel:   $wheel ($size bytes, limit $max_bytes)"
-log "sdist:   $dist/$(basename "${sdist[0]}")"
-log "library: $(stat -c %s "$library") bytes; NEEDED: $needed; newest glibc symbol: GLIBC_$newest; no REMCTL_TEST_ string"
+[ ${#cross[@]} -gt 0 ] || log "sdist:   $dist/$(basename "${sdist[0]}")"
+log "library: $machine, $(stat -c %s "$library") bytes; NEEDED: $needed; newest glibc symbol: GLIBC_$newest; no REMCTL_TEST_ string"
 log "auditwheel: $(grep -o 'New filename tags: .*' "$work/auditwheel-repair.log"), nothing grafted"
 
 # 6. The sdist builds and works with only CMake and the host's C compiler.

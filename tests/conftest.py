@@ -167,7 +167,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     path, ours = library_under_test()
     if not ours:
         kind = "NOT ours: ours_only tests are deselected"
@@ -175,7 +175,41 @@ def pytest_report_header(config: pytest.Config) -> str:
         kind = "ours, test build"
     else:
         kind = "ours, release build: test_hooks tests are deselected"
-    return f"libremctl under test: {path} ({kind})"
+    return [f"libremctl under test: {path} ({kind})", f"interpreter: {interpreter()}"]
+
+
+# -- the interpreter: which one, and whether its GIL is on --------------------
+#
+# The suite also runs under PyPy, emulated aarch64 and free-threaded CPython
+# (scripts/test-platforms.sh). The header names the interpreter, and with
+# REMCTL_TEST_EXPECT_GIL=off the run fails unless the GIL is still disabled
+# when the session ends (an extension module not marked free-threading safe
+# would have turned it back on during the run).
+
+
+def gil_enabled() -> bool | None:
+    """Whether the GIL is on; None for interpreters that cannot tell."""
+    probe = getattr(sys, "_is_gil_enabled", None)
+    return None if probe is None else bool(probe())
+
+
+def interpreter() -> str:
+    import platform
+
+    gil = gil_enabled()
+    gil_text = "GIL always on" if gil is None else f"GIL enabled: {gil}"
+    return (
+        f"{platform.python_implementation()} {platform.python_version()}"
+        f" on {platform.machine()}, {gil_text}"
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    expect = os.environ.get("REMCTL_TEST_EXPECT_GIL")
+    if expect not in (None, "", "off"):
+        raise pytest.UsageError(f"REMCTL_TEST_EXPECT_GIL={expect!r}: only 'off'")
+    if expect == "off" and gil_enabled() is not False:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(
@@ -211,6 +245,13 @@ def pytest_collection_modifyitems(
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if os.environ.get("REMCTL_TEST_EXPECT_GIL") == "off":
+        gil = gil_enabled()
+        terminalreporter.section("free-threading")
+        terminalreporter.write_line(
+            f"sys._is_gil_enabled() at the end of the run: {gil}"
+            + ("" if gil is False else " -- FAILED: the GIL was expected off")
+        )
     deselected = config.stash.get(_DESELECTED, None)
     if deselected is None:
         return

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Makes (once) an arm64 Debian 12 root that runs here under qemu user-mode
+# emulation, and registers qemu-aarch64 with binfmt_misc so that arm64
+# programs run transparently. Prints the root's path on stdout.
+#
+# The root is cached outside the checkout, in $REMCTL_CI_CACHE/arm64-root
+# (default /var/cache/remctl-ci); a complete root is marked by a stamp file
+# naming what it was made with, so a second run reuses it and a changed
+# package list makes it anew. Needs root (debootstrap, binfmt_misc).
+#
+# The root holds only what the arm64 client side needs: python3, its venv
+# module and MIT's GSS-API library. The KDC, remctld and kinit are not in it:
+# the host's x86_64 ones serve the emulated run (see scripts/test-aarch64.sh).
+set -euo pipefail
+
+cache=${REMCTL_CI_CACHE:-/var/cache/remctl-ci}
+root=$cache/arm64-root
+suite=bookworm
+mirror=${REMCTL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+include=python3,python3-venv,libgssapi-krb5-2,ca-certificates
+stamp="debootstrap --arch=arm64 --variant=minbase --include=$include $suite"
+
+log() { printf 'arm64-root: %s\n' "$*" >&2; }
+die() {
+  log "FAILED: $*"
+  exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, binfmt_misc)"
+
+# Debian's qemu-user-static and debootstrap.
+missing=()
+for p in qemu-user-static debootstrap; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}" >&2 || die "apt-get install ${missing[*]}"
+fi
+
+# binfmt_misc: mounted, and qemu-aarch64 registered from Debian's own entry.
+# The F flag (in that entry) makes the kernel open the interpreter at
+# registration, so it also works for programs whose root lacks qemu.
+binfmt=/proc/sys/fs/binfmt_misc
+if [ ! -e "$binfmt/register" ]; then
+  mount -t binfmt_misc binfmt_misc "$binfmt" || die "cannot mount $binfmt"
+fi
+if [ ! -e "$binfmt/qemu-aarch64" ]; then
+  entry=/usr/lib/binfmt.d/qemu-aarch64.conf
+  [ -f "$entry" ] || die "$entry missing (qemu-user-static)"
+  # Written as root by the shell, not by sh -c, so the line is exact.
+  cat "$entry" >"$binfmt/register" || die "cannot register qemu-aarch64"
+fi
+grep -q '^enabled' "$binfmt/qemu-aarch64" || die "qemu-aarch64 binfmt entry is disabled"
+
+if [ -f "$root/.remctl-ci-stamp" ] && [ "$(cat "$root/.remctl-ci-stamp")" = "$stamp" ]; then
+  log "cached: $root"
+else
+  log "making $root ($stamp); this takes several minutes"
+  rm -rf "$root"
+  mkdir -p "$cache"
+  nice debootstrap --arch=arm64 --variant=minbase --include="$include" \
+    "$suite" "$root" "$mirror" >"$cache/arm64-root.log" 2>&1 \
+    || {
+      tail -n 40 "$cache/arm64-root.log" >&2
+      die "debootstrap (full log: $cache/arm64-root.log)"
+    }
+  # No package caches kept: they are not needed to run.
+  rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*_Packages
+  printf '%s' "$stamp" >"$root/.remctl-ci-stamp"
+fi
+
+# The root really is arm64 and runs here.
+machine=$(QEMU_LD_PREFIX="$root" "$root/usr/bin/python3" -c 'import platform; print(platform.machine())' 2>&1) \
+  || die "the arm64 python3 does not run: $machine"
+[ "$machine" = aarch64 ] || die "the root's python3 reports machine '$machine'"
+printf '%s\n' "$root"
