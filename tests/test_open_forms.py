@@ -17,6 +17,7 @@ import fcntl
 import os
 import socket
 import struct
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -33,10 +34,18 @@ NO_REOPEN = (
 )
 
 
+def family_header(family: int, length: int) -> bytes:
+    """The start of a struct sockaddr: on Linux a 16-bit family in host byte
+    order; on the BSDs and macOS an octet of length, then an octet of family."""
+    if sys.platform.startswith("linux"):
+        return struct.pack("=H", family)
+    return struct.pack("BB", length, family)
+
+
 def sockaddr_in(host: str, port: int) -> bytes:
-    """A packed struct sockaddr_in (sin_family is in host byte order)."""
+    """A packed struct sockaddr_in."""
     return (
-        struct.pack("=H", socket.AF_INET)
+        family_header(socket.AF_INET, 16)
         + struct.pack("!H", port)
         + socket.inet_pton(socket.AF_INET, host)
         + bytes(8)
@@ -46,7 +55,7 @@ def sockaddr_in(host: str, port: int) -> bytes:
 def sockaddr_in6(host: str, port: int) -> bytes:
     """A packed struct sockaddr_in6."""
     return (
-        struct.pack("=H", socket.AF_INET6)
+        family_header(socket.AF_INET6, 28)
         + struct.pack("!HI", port, 0)
         + socket.inet_pton(socket.AF_INET6, host)
         + struct.pack("=I", 0)

@@ -13,6 +13,7 @@ high-level :class:`remctl.Remctl` adds the locking.
 from __future__ import annotations
 
 import ctypes
+import sys
 import weakref
 from collections.abc import Sequence
 from ctypes import (
@@ -97,17 +98,24 @@ class _IOVec(Structure):
 
 
 class _AddrInfo(Structure):
-    """struct addrinfo (Linux layout)"""
+    """struct addrinfo, in this system's layout"""
 
 
+# POSIX leaves the order of the members open: Linux puts ai_addr before
+# ai_canonname, the BSDs and macOS put it after.
+_ADDRESS_AND_NAME: list[tuple[str, Any]] = [
+    ("ai_addr", c_void_p),
+    ("ai_canonname", c_char_p),
+]
+if not sys.platform.startswith("linux"):
+    _ADDRESS_AND_NAME.reverse()
 _AddrInfo._fields_ = [
     ("ai_flags", c_int),
     ("ai_family", c_int),
     ("ai_socktype", c_int),
     ("ai_protocol", c_int),
     ("ai_addrlen", ctypes.c_uint32),
-    ("ai_addr", c_void_p),
-    ("ai_canonname", c_char_p),
+    *_ADDRESS_AND_NAME,
     ("ai_next", POINTER(_AddrInfo)),
 ]
 
