@@ -379,16 +379,19 @@ def test_registration_names() -> None:
 
 IMPORT_CHECK = r"""
 import sys
+before = set(sys.modules)
 import remctl.backend
 maps = open("/proc/self/maps").read()
 loaded = [name for name in ("libremctl", "libgssapi", "libkrb5") if name in maps]
-heavy = [m for m in ("ctypes", "remctl._remctl", "remctl._client", "typing", "inspect",
-                     "re", "enum", "pathlib") if m in sys.modules]
+heavy = sorted({"ctypes", "remctl._remctl", "remctl._client", "remctl._errors", "typing",
+                "inspect", "re", "enum", "pathlib", "asyncio"} & (set(sys.modules) - before))
 print(loaded, heavy)
 """
 
 
 def test_import_loads_no_c_library_and_nothing_heavy() -> None:
+    # Only what importing remctl.backend adds counts: the interpreter's own
+    # start-up (site, .pth files) may import some of these on its own.
     process = subprocess.run([sys.executable, "-c", IMPORT_CHECK], capture_output=True,
                              text=True, check=True)
     assert process.stdout == "[] []\n"
@@ -407,3 +410,23 @@ def test_string_union_annotations_without_pep_604_support() -> None:
     assert isinstance(resolved, tuple) and resolved[1] is None
     assert convert(b"5", "5", (int, None)) == 5
     assert convert(b"5", "5", _resolve("int | None", {})) == 5
+
+
+def test_async_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    b = Backend(command="svc")
+
+    @b.command()
+    async def wait(seconds: float) -> int:
+        await asyncio.sleep(seconds)
+        print("waited")
+        return 4
+
+    @b.command()
+    async def broken() -> None:
+        await asyncio.sleep(0)
+        raise OSError("no route")
+
+    assert run(b, capsys, "wait", "0.01") == (4, "waited\n", "")
+    assert run(b, capsys, "broken") == (1, "", "svc broken: no route\n")

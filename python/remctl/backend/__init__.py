@@ -49,7 +49,8 @@ maximum number of arguments, and their annotations convert them (``str``,
 unions; see :mod:`remctl.backend._convert`).  Arguments arrive as bytes
 from remctld and are decoded strictly (UTF-8 unless ``encoding`` says
 otherwise).  A function returns its exit status (``None`` is 0) or raises:
-the message goes to standard error and the status is 1.
+the message goes to standard error and the status is 1.  An ``async def``
+function is run with :func:`asyncio.run`.
 
 Importing this package costs about a millisecond and loads neither the C
 client library nor GSS-API.

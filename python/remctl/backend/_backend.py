@@ -7,12 +7,15 @@ from ._help import format_help, help_lines
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
     from typing import Optional, TypeVar, Union
 
     from ._command import ArgPattern
 
-    F = TypeVar("F", bound=Callable[..., Optional[int]])
+    F = TypeVar(
+        "F",
+        bound=Callable[..., Union[Optional[int], Awaitable[Optional[int]]]],
+    )
     Argv = Sequence[Union[str, bytes]]
 
 

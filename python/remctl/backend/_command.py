@@ -6,14 +6,14 @@ from ._options import parse_specs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
     from re import Pattern
     from typing import Optional, Union
 
     from ._backend import Backend
     from ._options import OptionSpec
 
-    Function = Callable[..., Optional[int]]
+    Function = Callable[..., Union[Optional[int], Awaitable[Optional[int]]]]
     ArgPattern = Union[str, bytes, "Pattern[str]", "Pattern[bytes]", None]
 
 

@@ -85,7 +85,7 @@ def signature(function: Callable[..., object], skip: int) -> Signature:
     if code is None:
         return _signature_from_inspect(function, skip)
     annotations: dict[str, object] = dict(getattr(target, "__annotations__", None) or {})
-    namespace: dict[str, object] = dict(getattr(target, "__globals__", {}))
+    namespace: dict[str, object] = getattr(target, "__globals__", {})
     defaults = getattr(target, "__defaults__", None) or ()
     kwdefaults = getattr(target, "__kwdefaults__", None) or {}
     count = code.co_argcount

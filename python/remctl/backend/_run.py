@@ -19,6 +19,7 @@ from ._options import OptionError, parse_options
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any
 
     from ._backend import Argv, Backend
     from ._command import ArgPattern, Command
@@ -257,9 +258,20 @@ def _match(patterns: Sequence[ArgPattern], label: str, args: list[bytes], encodi
             raise UsageError(label, f"invalid data in argument #{number}")
 
 
+def _wait_for(awaitable: Any) -> object:
+    import asyncio  # only for async commands: it costs every other run 10 ms
+
+    async def wait() -> object:
+        return await awaitable
+
+    return asyncio.run(wait())
+
+
 def _finish(backend: Backend, label: str, function: object, values: list[object]) -> int:
     try:
         result = function(*values)  # type: ignore[operator]
+        if hasattr(result, "__await__"):  # an async def command
+            result = _wait_for(result)
     except Exception as exc:  # noqa: BLE001 (the command failed: say why, status 1)
         if backend.traceback:
             import traceback
