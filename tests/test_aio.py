@@ -268,6 +268,11 @@ def test_cancel_during_blocking_call(server: Any) -> None:
     assert not old_thread_alive
 
 
+@pytest.mark.ours_only(
+    reason="ours starts afresh on a new connection when a command is sent "
+    "before the last answer was read; Debian's libremctl1 reads the rest of "
+    "the old answer as the new one's"
+)
 def test_cancel_stream_mid_output(server: Any) -> None:
     async def main() -> bytes:
         async with connect(server) as r:
@@ -288,6 +293,11 @@ def test_cancel_stream_mid_output(server: Any) -> None:
     assert run(main()) == b"next\n"
 
 
+@pytest.mark.ours_only(
+    reason="ours starts afresh on a new connection when a command is sent "
+    "before the last answer was read; Debian's libremctl1 reads the rest of "
+    "the old answer as the new one's"
+)
 def test_leave_stream_early(server: Any) -> None:
     async def main() -> tuple[bytes, bytes]:
         async with connect(server) as r:

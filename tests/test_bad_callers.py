@@ -301,6 +301,11 @@ def test_argument_beyond_exec_limit(server: Any) -> None:
 # -- Call order -----------------------------------------------------------------
 
 
+@pytest.mark.ours_only(
+    reason="ours starts afresh on a new connection when a command is sent "
+    "before the last answer was read; Debian's libremctl1 reads the rest of "
+    "the old answer as the new one's"
+)
 def test_new_command_before_answer_read(server: Any) -> None:
     """A command sent while the last answer is unread abandons that answer
     (the library reconnects) and gets its own answer."""
@@ -313,6 +318,11 @@ def test_new_command_before_answer_read(server: Any) -> None:
     r.close()
 
 
+@pytest.mark.ours_only(
+    reason="ours starts afresh on a new connection when a command is sent "
+    "before the last answer was read; Debian's libremctl1 reads the rest of "
+    "the old answer as the new one's"
+)
 def test_noop_before_answer_read(server: Any) -> None:
     r = remctl.Remctl(server.host, server.port, server.principal)
     r.command(["test", "mixed"])

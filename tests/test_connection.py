@@ -157,6 +157,11 @@ def test_threads_documented_pattern(server: Any) -> None:
     r.close()
 
 
+@pytest.mark.ours_only(
+    reason="ours starts afresh on a new connection when a command is sent "
+    "before the last answer was read; Debian's libremctl1 reads the rest of "
+    "the old answer as the new one's"
+)
 def test_threads_unsynchronized_calls_are_safe(server: Any) -> None:
     """Calls racing on one object may mix answers but never corrupt it.
 

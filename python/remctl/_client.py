@@ -148,9 +148,10 @@ class Remctl:
     hold a lock of its own around the whole exchange.
 
     A command sent before the previous command's answer was read completely
-    (an iterator left early, or a failure while reading) first closes that
-    connection and opens a new one to the same server with the same
-    settings, so the rest of the old answer is never taken for the new one.
+    (an iterator left early, or a failure while reading) starts afresh: the
+    C library closes that connection and opens a new one to the same server
+    with the same settings, so the rest of the old answer is never taken for
+    the new one.  (Debian's libremctl1, if loaded instead, does not.)
 
     ``ccache``, ``source_ip`` and ``timeout`` are applied before the
     connection is opened, as if by the ``set_*`` methods.
@@ -176,8 +177,6 @@ class Remctl:
         self._address: tuple[str, int, str | None] | None = None
         # Counts commands sent, so that a stream notices another command.
         self._serial = 0
-        # A command was sent and its answer not read up to STATUS or ERROR.
-        self._pending = False
         # The text of the last RemctlError a method raised, for error().
         self._last_error = _NO_ERROR
         self._handle = _remctl.remctl_new()
@@ -261,7 +260,6 @@ class Remctl:
         with self._lock:
             handle = self._current_handle()
             self._opened = False
-            self._pending = False
             self._serial += 1
             self._address = (host, port_value, principal)
             logger.debug("connecting to %s", where)
@@ -276,7 +274,7 @@ class Remctl:
     def noop(self) -> None:
         """Send a NOOP to keep the connection alive (needs protocol 3)."""
         with self._lock:
-            handle = self._ready_handle()
+            handle = self._opened_handle()
             self._serial += 1
             if not _remctl.remctl_noop(handle):
                 raise network_failure(_remctl.remctl_error(handle))
@@ -287,7 +285,6 @@ class Remctl:
         with self._lock:
             handle, self._handle = self._handle, None
             opened, self._opened = self._opened, False
-            self._pending = False
             self._serial += 1
             self._last_error = _NO_ERROR
             if handle is not None:
@@ -402,14 +399,13 @@ class Remctl:
 
     def _send(self, arguments: list[bytes]) -> _remctl.RemctlHandle:
         """Send a command; return the handle its answer is read from."""
-        handle = self._ready_handle()
+        handle = self._opened_handle()
         self._serial += 1
         logger.debug("sending a command with %d arguments", len(arguments))
         if not _remctl.remctl_commandv(handle, arguments):
             message = _remctl.remctl_error(handle)
             logger.debug("sending the command failed: %s", message)
             raise network_failure(message)
-        self._pending = True
         return handle
 
     def _receive(self, handle: _remctl.RemctlHandle) -> RemctlOutput:
@@ -423,49 +419,38 @@ class Remctl:
             logger.debug("reading the answer failed: %s", message)
             raise network_failure(message)
         output: RemctlOutput = _as_output(RemctlOutput, token)
-        if output.type != "output":
-            self._pending = False
         if output.type == "status":
             logger.debug("command exited with status %d", output.status)
         elif output.type == "error":
             logger.debug("server answered with error %d", output.error)
         return output
 
-    def _ready_handle(self) -> _remctl.RemctlHandle:
-        """The opened handle, ready for a new command.
-
-        If the answer to the previous command was not read completely (left
-        early, or a failure while reading it), the rest would be taken for
-        the new command's: close that connection and open a new one to the
-        same server, with the same settings.
-        """
-        handle = self._opened_handle()
-        if not self._pending:
-            return handle
-        address = self._address
-        assert address is not None
-        logger.debug("the previous answer was not read completely: reconnecting")
-        self._handle = None
-        _remctl.remctl_close(handle)
-        handle = self._current_handle()
-        if not _remctl.remctl_open(handle, *address):
-            # Still pending: the next command tries again.
-            message = _remctl.remctl_error(handle)
-            logger.debug("reconnecting failed: %s", message)
-            raise network_failure(message)
-        self._pending = False
-        return handle
-
     def _current_handle(self) -> _remctl.RemctlHandle:
-        """The C object; after close(), a new one with the remembered settings."""
+        """The C object; after close(), a new one with the remembered settings.
+
+        The settings were accepted once, so applying them again succeeds;
+        if it does not, the new object is freed and the failure raised.
+        """
         if self._handle is None:
             handle = _remctl.remctl_new()
-            if self._ccache is not None:
-                _remctl.remctl_set_ccache(handle, self._ccache)
-            if self._source_ip is not None:
-                _remctl.remctl_set_source_ip(handle, self._source_ip)
-            if self._timeout is not None:
-                _remctl.remctl_set_timeout(handle, self._timeout)
+            applied = (
+                (
+                    self._ccache is None
+                    or _remctl.remctl_set_ccache(handle, self._ccache)
+                )
+                and (
+                    self._source_ip is None
+                    or _remctl.remctl_set_source_ip(handle, self._source_ip)
+                )
+                and (
+                    self._timeout is None
+                    or _remctl.remctl_set_timeout(handle, self._timeout)
+                )
+            )
+            if not applied:
+                message = _remctl.remctl_error(handle)
+                _remctl.remctl_close(handle)
+                raise RemctlError(message)
             self._handle = handle
         return self._handle
 
@@ -492,3 +477,9 @@ def _finish(
         return RemctlResult(b"".join(stdout), b"".join(stderr), last.status)
     # "done" right after a command: the library lost track of the answer.
     raise RemctlError(f"unexpected {last.type} token from the library")
+
+
+def is_opened(remote: Remctl) -> bool:
+    """Whether open() succeeded on remote and close() has not been called
+    since (for remctl.aio, which asks rather than keeping its own flag)."""
+    return remote._opened and remote._handle is not None

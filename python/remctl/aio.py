@@ -133,7 +133,6 @@ class _Connection:
     def __init__(self, remote: _client.Remctl) -> None:
         self.remote = remote
         self.worker = _Worker()
-        self.opened = False
         self.retired = False
         # An object dropped without close() still ends its thread.
         weakref.finalize(self, self.worker.stop)
@@ -210,7 +209,11 @@ class Remctl:
 
     def __repr__(self) -> str:
         connection = self._connection
-        opened = self._wanted and connection is not None and connection.opened
+        opened = (
+            self._wanted
+            and connection is not None
+            and _client.is_opened(connection.remote)
+        )
         state = "open" if opened else "closed"
         if self._address is None:
             return f"<remctl.aio.Remctl {state}>"
@@ -231,9 +234,11 @@ class Remctl:
             self._address = address
             self._wanted = True
             connection = self._connection
-            if connection is not None and connection.opened:
-                connection.opened = False
-            await self._ready()
+            if connection is None:
+                connection = self._connection = self._new_connection()
+            await self._call(
+                connection, functools.partial(connection.remote.open, *address)
+            )
 
     async def close(self) -> None:
         """Close the connection; :meth:`open` may be called again.
@@ -338,10 +343,10 @@ class Remctl:
         connection = self._connection
         if connection is None:
             connection = self._connection = self._new_connection()
-        if not connection.opened:
+        # Asked between calls: no call of this object is running now.
+        if not _client.is_opened(connection.remote):
             opening = functools.partial(connection.remote.open, *self._address)
             await self._call(connection, opening)
-            connection.opened = True
         return connection
 
     async def _setting(self, method: str, value: Any) -> None:
