@@ -381,7 +381,9 @@ IMPORT_CHECK = r"""
 import sys
 before = set(sys.modules)
 import remctl.backend
-maps = open("/proc/self/maps").read()
+import os
+# Where there is no /proc (macOS), ctypes not being imported is the proof.
+maps = open("/proc/self/maps").read() if os.path.exists("/proc/self/maps") else ""
 loaded = [name for name in ("libremctl", "libgssapi", "libkrb5") if name in maps]
 heavy = sorted({"ctypes", "remctl._remctl", "remctl._client", "remctl._errors", "typing",
                 "inspect", "re", "enum", "pathlib", "asyncio"} & (set(sys.modules) - before))

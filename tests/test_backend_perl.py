@@ -170,7 +170,7 @@ def test_help_layout_matches_perl_for_random_tables() -> None:
         assert python(case) == want, json.dumps(case)
 
 
-OPTIONS = ["verbose|v+", "name|n=s", "count|c=i", "ratio=f", "list|l=s@",
+OPTIONS = ["verbose|v+", "name|n=s", "count|c=i", "ratio|r=f", "list|l=s@",
            "numbers=i@", "force|f", "dry-run!", "maybe:s", "level:i", "Upper|U"]
 
 ARGVS = [
@@ -186,7 +186,7 @@ ARGVS = [
     ["--level=x"], ["-x"], ["--unknown"], ["-V"], ["-U"], ["--upper"],
     ["--Upper"], ["--ver"], ["--n", "a"], ["--na", "a"], ["--c", "2"],
     ["--r", "1"], ["--l", "a"], ["--", "-v"], ["-v", "--", "--name"], ["-", "-v"],
-    ["x", "-v"], ["-v", "x", "-f"], ["--=x"], ["---v"], ["--no-force"],
+    ["x", "-v"], ["-v", "x", "-f"], ["-r1.5v"], ["-r1.v"], ["-r1e3f", "x"], ["-rx"], ["--=x"], ["---v"], ["--no-force"],
 ]
 
 # Where remctl.backend deliberately differs: Getopt::Long goes on after an
@@ -196,6 +196,10 @@ ARGVS = [
 DIFFERENT = {
     ("-cx",): (
         'user cmd: value "x" invalid for option c (number expected)\n',
+        "user cmd: unknown option: x\n",
+    ),
+    ("-rx",): (
+        'user cmd: value "x" invalid for option r (real number expected)\n',
         "user cmd: unknown option: x\n",
     ),
 }

@@ -147,6 +147,14 @@ def _is_float(text: str) -> bool:
     return True
 
 
+def _float_prefix(text: str) -> int:
+    """Length of the longest number at the start of text, or 0."""
+    for end in range(len(text), 0, -1):
+        if _is_float(text[:end]):
+            return end
+    return 0
+
+
 def _convert(spec: OptionSpec, name: str, value: str) -> object:
     if spec.type == "i":
         if not _is_int(value):
@@ -202,12 +210,12 @@ class _Parser:
         """The option's value and what is left of a bundle after it."""
         if attached is not None and attached != "":
             if bundled and spec.type in ("i", "f"):
-                length = _int_prefix(attached) if spec.type == "i" else 0
+                # A number may be followed by more bundled options: -n5v.
+                prefix = _int_prefix if spec.type == "i" else _float_prefix
+                length = prefix(attached)
                 if length:
-                    rest = attached[length:]
-                    return int(attached[:length].replace("_", "")), rest or None
-                if spec.type == "f" and _is_float(attached):
-                    return float(attached.replace("_", "")), None
+                    number = _convert(spec, name, attached[:length])
+                    return number, attached[length:] or None
                 if not spec.mandatory:
                     return spec.default, attached
             return _convert(spec, name, attached), None
