@@ -276,3 +276,64 @@ def test_nested_dispatch_matches_perl() -> None:
         got = python(case)
         assert (got["err"], got["out"] and json.loads(got["out"])) == (
             want["err"], want["out"] and json.loads(want["out"]))
+
+
+GETOPT = r"""
+use strict; use warnings;
+use JSON::PP; use Getopt::Long;
+my $input = decode_json(do { local $/; <STDIN> });
+my @out;
+for my $argv (@{$input->{argvs}}) {
+    my $parser = Getopt::Long::Parser->new;
+    $parser->configure(qw(bundling no_ignore_case require_order));
+    my @warnings;
+    local $SIG{__WARN__} = sub { push @warnings, $_[0] };
+    local @ARGV = @$argv;
+    my %options;
+    my $ok = $parser->getoptions(\%options, @{$input->{specs}});
+    push @out, {ok => $ok ? 1 : 0, warnings => [@warnings], options => \%options,
+                args => [@ARGV]};
+}
+print encode_json(\@out);
+"""
+
+TOKENS = ["-v", "-vv", "-vf", "-n", "foo", "-nfoo", "--name", "--name=", "--name=x",
+          "-c", "5", "-c5", "-c5v", "-cx", "--count=3", "--count", "x", "--ratio=1.5",
+          "-r2", "-r.5f", "-l", "a", "--list=b", "--numbers=4", "--dry-run",
+          "--no-dry-run", "--nodry", "--force", "-f", "--force=1", "--maybe",
+          "--maybe=v", "--level", "7", "--level=", "--", "-", "y", "--unk", "-Z",
+          "--ver", "--c", "--n", "-U", "--upper", "--Upper", "1_0", "-5", "--no-force"]
+
+
+def test_option_parsing_matches_getopt_long_on_random_argument_lists() -> None:
+    """Getopt::Long itself, configured as Net::Remctl::Backend does it.
+
+    Getopt::Long goes on after an error; the first error is what this module
+    reports, so that is what is compared.
+    """
+    from remctl.backend._options import OptionError, parse_options, parse_specs
+
+    rng = random.Random(4444)
+    argvs = [[rng.choice(TOKENS) for _ in range(rng.randint(0, 6))] for _ in range(600)]
+    assert shutil.which("perl"), "perl is needed (scripts/install-system-deps.sh)"
+    process = subprocess.run(
+        ["perl", "-e", GETOPT],
+        input=json.dumps({"specs": OPTIONS, "argvs": argvs}).encode(),
+        capture_output=True,
+        check=True,
+    )
+    table = parse_specs(OPTIONS)
+    errors = 0
+    for argv, want in zip(argvs, json.loads(process.stdout)):
+        try:
+            options, rest = parse_options(table, argv)
+        except OptionError as exc:
+            errors += 1
+            assert not want["ok"], argv
+            first = want["warnings"][0].rstrip("\n")
+            assert str(exc) == first[:1].lower() + first[1:], argv
+            continue
+        assert want["ok"], (argv, want["warnings"])
+        assert (normalise(options), rest) == (normalise(want["options"]), want["args"]), argv
+    # Both outcomes were exercised.
+    assert 100 < errors < 500, errors
