@@ -432,3 +432,32 @@ def test_async_commands(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert run(b, capsys, "wait", "0.01") == (4, "waited\n", "")
     assert run(b, capsys, "broken") == (1, "", "svc broken: no route\n")
+
+
+def test_long_arguments_are_cut_in_messages(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    b = Backend(command="svc")
+    b.command("store", stdin=-1, args_match=["^[a-z]+$"])(lambda data: None)
+    fake_stdin(monkeypatch, b"x" * 99 + b"Y" * 1_000_000)
+    assert run(b, capsys, "store") == (
+        1, "", "svc store: invalid argument: " + "x" * 99 + "Y..."
+        " (1000099 characters)\n")
+    b.command("typed")(typed_count)
+    assert run(b, capsys, "typed", "9" * 100 + "x")[2] == (
+        "svc typed: invalid argument: " + "9" * 100 + "... (101 characters)"
+        " (n: expected an integer)\n")
+    assert run(b, capsys, "z" * 200)[2] == (
+        "svc: unknown command " + "z" * 100 + "... (200 characters)\n")
+
+
+def typed_count(n: int) -> None:
+    pass
+
+
+def test_bad_args_match_pattern_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    b = Backend(command="svc")
+    b.command("show", args_match=["^(unclosed"])(lambda name: None)
+    status, out, err = run(b, capsys, "show", "x")
+    assert (status, out) == (1, "")
+    assert err.startswith("svc show: args_match pattern #1 is not a valid regular"
+                          " expression: missing ), unterminated subpattern")

@@ -34,8 +34,19 @@ class UsageError(Exception):
         self.message = message
 
 
+#: Arguments longer than this are cut in messages (saying so), so that a
+#: megabyte from standard input does not become one line of error.
+SHOWN_LENGTH = 100
+
+
 def _printable(text: str) -> bool:
     return text.isprintable()
+
+
+def _shown(text: str) -> str:
+    if len(text) <= SHOWN_LENGTH:
+        return text
+    return f"{text[:SHOWN_LENGTH]}... ({len(text)} characters)"
 
 
 def _escape(text: str) -> str:
@@ -89,7 +100,7 @@ def _decode(raw: bytes, encoding: str) -> str | None:
 
 
 def _shown_name(raw: bytes, encoding: str) -> str:
-    return _escape(raw.decode(encoding, "backslashreplace"))
+    return _shown(_escape(raw.decode(encoding, "backslashreplace")))
 
 
 def _read_stdin() -> bytes:
@@ -202,7 +213,9 @@ def _call(backend: Backend, command: Command, label: str, args: list[bytes]) -> 
         except ConversionError as exc:
             reason = f"{parameter.name}: {exc}"
             if text is not None and _printable(text):
-                raise UsageError(label, f"invalid argument: {text} ({reason})") from None
+                raise UsageError(
+                    label, f"invalid argument: {_shown(text)} ({reason})"
+                ) from None
             raise UsageError(
                 label, f"invalid data in argument #{number} ({_escape(reason)})"
             ) from None
@@ -232,17 +245,22 @@ def _undecodable(text: str) -> bool:
     return any("\udc80" <= c <= "\udcff" for c in text)
 
 
-def _compile(pattern: ArgPattern) -> ArgPattern:
+def _compile(pattern: ArgPattern, label: str, number: int) -> ArgPattern:
     if isinstance(pattern, (str, bytes)):
-        import re
+        import re  # here, not at the top: commands without args_match skip it
 
-        return re.compile(pattern)
+        try:
+            return re.compile(pattern)
+        except re.error as exc:
+            raise UsageError(
+                label, f"args_match pattern #{number} is not a valid regular expression: {exc}"
+            ) from None
     return pattern
 
 
 def _match(patterns: Sequence[ArgPattern], label: str, args: list[bytes], encoding: str) -> None:
     for number, (raw, pattern) in enumerate(zip(args, patterns), 1):
-        compiled = _compile(pattern)
+        compiled = _compile(pattern, label, number)
         if compiled is None or isinstance(compiled, (str, bytes)):
             continue
         text = _decode(raw, encoding)
@@ -254,7 +272,7 @@ def _match(patterns: Sequence[ArgPattern], label: str, args: list[bytes], encodi
             matched = compiled.search(text) is not None
         if not matched:
             if text is not None and _printable(text):
-                raise UsageError(label, f"invalid argument: {text}")
+                raise UsageError(label, f"invalid argument: {_shown(text)}")
             raise UsageError(label, f"invalid data in argument #{number}")
 
 
