@@ -377,6 +377,10 @@ class FanOut:
             release()
             raise
         try:
+            # The C library gets a duplicate sharing the file status flags:
+            # blocking, as libraries that do plain reads need (ours polls
+            # either way).  The loop only shuts the socket down from now on.
+            sock.setblocking(True)
             on_lines = None
             if self._settings.on_line is not None:
                 on_lines = functools.partial(self._lines, target)
