@@ -42,7 +42,10 @@ A pytest plugin with fixtures built on this class is in
 Its modules, one concern each: ``programs`` (finding the programs),
 ``daemon`` (child processes and their readiness), ``ports``, ``realm`` (the
 Kerberos realm and KDC), ``remctld``, ``environment`` (the two together),
-``backends`` (Python backend programs) and ``pytest_plugin``.
+``backends`` (Python backend programs), ``fleet`` (:class:`RemctlFleet`:
+many remctld servers on loopback addresses in one environment's realm, some
+refusing, silent, slow or with a stale key, for testing fan-out) and
+``pytest_plugin``.
 
 A Python program written with :mod:`remctl.backend` is served with one
 argument, which writes the script that runs it and its remctl.conf lines::
@@ -55,13 +58,16 @@ from __future__ import annotations
 from .backends import PythonBackend
 from .environment import RemctlTestEnvironment
 from .errors import RemctlTestError
+from .fleet import FleetHost, RemctlFleet
 from .programs import REQUIRED_PROGRAMS, MissingProgramsError, find_programs
 from .programs import StrPath as StrPath  # the type of path arguments
 
 __all__ = [
     "REQUIRED_PROGRAMS",
+    "FleetHost",
     "MissingProgramsError",
     "PythonBackend",
+    "RemctlFleet",
     "RemctlTestEnvironment",
     "RemctlTestError",
     "find_programs",
