@@ -73,6 +73,7 @@ fi
 # checkout), not a build of its own that could be stale.
 library=$(.venv/bin/python -c 'import remctl._library as l; print(l.library_path())')
 wants bench && run "benchmarks (quick)" .venv/bin/python bench/run.py --quick --library "$library"
+wants bench && run "fan-out benchmark (quick)" .venv/bin/python bench/fanout.py --quick
 
 echo
 echo "=== summary"

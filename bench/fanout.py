@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""Fan-out benchmark: one command on many remctld servers, side by side.
+
+    python bench/fanout.py               # 200 hosts (about a minute on 2 cores)
+    python bench/fanout.py --quick       # 16 hosts, a few seconds (CI)
+    python bench/fanout.py --hosts 100   # another fleet size
+
+One command starts a throwaway realm (remctl.testing) and a fleet of remctld
+servers, one per loopback address (remctl.testing's fleet helper), then runs
+the one-line command ``fleet hello`` on every host with:
+
+    remctl(1) loop       a bash loop over Debian's /usr/bin/remctl
+    python3-pyremctl     a loop over Debian's module, remctl.remctl() per host
+    run_many -j N        remctl.run_many at concurrency 1, 16 and 64
+    remctl-py -f -j 64   our command-line client in fan-out mode
+
+and prints a Markdown table: wall time, time per host, speed-up over the
+remctl(1) loop, peak RSS and the most threads at once.  A last row runs
+``fleet kib`` (one line of 1 KiB) on 1,000 hosts, simulated by repeating
+the fleet's hosts, for the peak RSS of holding 1,000 results.
+
+Every client runs in its own process (peak RSS from wait4(); threads from
+/proc).  All clients share the ticket cache, which a first run fills with a
+service ticket per host, so no client pays the KDC round trips.  Each client
+runs once: on a shared machine, compare the ratios of one run, not the
+absolute times.  The exit status is 1 if any client gave a wrong answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+WORKERS = os.path.join(BENCH, "workers")
+SERVER = os.path.join(REPO, "tests", "server")
+SYSTEM_PYTHON = "/usr/bin/python3"
+DEBIAN_CLI = "/usr/bin/remctl"
+GNU_TIME = "/usr/bin/time"
+COMMAND = ["fleet", "hello"]
+MEMORY_HOSTS_FULL = 1000
+MEMORY_HOSTS_QUICK = 100
+
+
+@dataclass
+class Row:
+    client: str
+    hosts: int
+    wall: float
+    hwm_kib: int
+    threads: int | str
+    ok: bool
+    note: str = ""
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[fanout] {message}\n")
+    sys.stderr.flush()
+
+
+def measure(
+    argv: list[str], env: dict[str, str], peak_rss: bool = False
+) -> tuple[float, int, int, bytes, bytes]:
+    """Run argv; return wall seconds, peak RSS in KiB (0 if not asked or
+    unknown), exit status, stdout and stderr.
+
+    The peak RSS comes from GNU time (``%M``: the largest of the process
+    and the children it waited for).  wait4() here would not do: the kernel
+    counts in a child's peak the memory of this process it was forked from.
+    """
+    timed = peak_rss and os.path.exists(GNU_TIME)
+    if timed:
+        argv = [GNU_TIME, "-f", "%M", *argv]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        code = subprocess.call(
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+        )
+        wall = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        output, errors = out.read(), err.read()
+    peak = 0
+    if timed:
+        errors, _, last = errors.rstrip(b"\n").rpartition(b"\n")
+        peak = int(last) if last.isdigit() else 0
+    return wall, peak, code, output, errors
+
+
+def worker_row(
+    client: str, argv: list[str], env: dict[str, str], hosts: int, note: str = ""
+) -> Row:
+    _, _, code, out, err = measure(argv, env)
+    try:
+        report = json.loads(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        log(f"{client}: no report (exit {code}): {err.decode()[-2000:]}")
+        return Row(client, hosts, 0.0, 0, "-", False, "failed")
+    if not report.get("ok"):
+        log(f"{client}: wrong answers: {report}")
+    return Row(
+        client,
+        hosts,
+        report["wall"],
+        report.get("hwm_kib", 0),
+        report.get("threads", "-"),
+        bool(report.get("ok")) and code == 0,
+        note,
+    )
+
+
+def run_many_row(
+    client: str,
+    hosts: list[str],
+    port: int,
+    concurrency: int,
+    env: dict[str, str],
+    command: list[str] = COMMAND,
+    expect: str = "hello",
+    note: str = "",
+) -> Row:
+    params = {
+        "hosts": hosts,
+        "port": port,
+        "command": command,
+        "concurrency": concurrency,
+        "expect": expect,
+        "timeout": 60,
+    }
+    argv = [
+        sys.executable,
+        os.path.join(WORKERS, "fanout_run_many.py"),
+        json.dumps(params),
+    ]
+    return worker_row(client, argv, env, len(hosts), note)
+
+
+def shell_loop_row(
+    hosts_file: str, hosts: list[str], port: int, env: dict[str, str]
+) -> Row:
+    script = (
+        'while read -r host; do "$0" -p "$1" "$host" fleet hello || exit 1; done < "$2"'
+    )
+    argv = ["bash", "-c", script, DEBIAN_CLI, str(port), hosts_file]
+    wall, hwm, code, out, err = measure(argv, env, peak_rss=True)
+    want = "".join(f"hello from {host}\n" for host in hosts).encode()
+    ok = code == 0 and out == want
+    if not ok:
+        log(f"remctl(1) loop: exit {code}, {err.decode()[-2000:]}")
+    return Row(
+        "remctl(1) loop (bash)", len(hosts), wall, hwm, 1, ok, "one process per host"
+    )
+
+
+def cli_row(hosts_file: str, hosts: list[str], port: int, env: dict[str, str]) -> Row:
+    argv = [
+        sys.executable,
+        "-m",
+        "remctl",
+        "-p",
+        str(port),
+        "-j",
+        "64",
+        "-f",
+        hosts_file,
+        *COMMAND,
+    ]
+    wall, hwm, code, out, err = measure(argv, env, peak_rss=True)
+    want = sorted(f"{host}: hello from {host}" for host in hosts)
+    ok = code == 0 and sorted(out.decode().splitlines()) == want
+    if not ok:
+        log(f"remctl-py: exit {code}, {err.decode()[-2000:]}")
+    return Row(
+        "remctl-py -f FILE -j 64", len(hosts), wall, hwm, "-", ok, "whole process"
+    )
+
+
+def table(rows: list[Row], baseline: Row) -> str:
+    lines = [
+        (
+            "| client | hosts | wall (s) | ms per host | speed-up over remctl(1) loop"
+            " | peak RSS (MiB) | threads |"
+        ),
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        per_host = 1000 * row.wall / row.hosts if row.hosts else 0.0
+        if row is baseline or not baseline.wall or not row.wall:
+            ratio = "1x" if row is baseline else "–"
+        else:
+            ratio = f"{(baseline.wall / baseline.hosts) / (row.wall / row.hosts):.1f}x"
+        name = row.client + ("" if row.ok else " (FAILED)")
+        if row.note:
+            name += f" ({row.note})"
+        lines.append(
+            f"| {name} | {row.hosts} | {row.wall:.2f} | {per_host:.1f} | {ratio}"
+            f" | {row.hwm_kib / 1024:.1f} | {row.threads} |"
+            if row.hwm_kib
+            else f" | – | {row.threads} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--hosts", type=int, default=200, help="fleet size (default 200)"
+    )
+    parser.add_argument("--quick", action="store_true", help="16 hosts, 100 for memory")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    args = parser.parse_args()
+    count = 16 if args.quick else args.hosts
+    memory_hosts = MEMORY_HOSTS_QUICK if args.quick else MEMORY_HOSTS_FULL
+    missing = [
+        p
+        for p in (DEBIAN_CLI, SYSTEM_PYTHON, shutil.which("bash"))
+        if not p or not os.path.exists(p)
+    ]
+    if missing:
+        log(f"missing programs: {missing}")
+        return 1
+
+    from remctl.testing import RemctlTestEnvironment
+    from remctl.testing.fleet import RemctlFleet
+
+    rows: list[Row] = []
+    conf = os.path.join(SERVER, "remctl.conf.in")
+    with RemctlTestEnvironment(conf, os.path.join(SERVER, "scripts")) as realm:
+        started = time.monotonic()
+        with RemctlFleet(realm, count) as fleet:
+            log(
+                f"{count} remctld servers started in {time.monotonic() - started:.1f} s"
+            )
+            env = realm.subprocess_env()
+            hosts = fleet.addresses
+            port = fleet.port
+            with tempfile.NamedTemporaryFile(
+                "w", suffix=".hosts", delete=False
+            ) as handle:
+                handle.write("\n".join(hosts) + "\n")
+                hosts_file = handle.name
+            try:
+                log("warm-up: a service ticket for every host")
+                warm = run_many_row("warm-up", hosts, port, 64, env)
+                if not warm.ok:
+                    log("warm-up failed")
+                    return 1
+                log("remctl(1) loop")
+                baseline = shell_loop_row(hosts_file, hosts, port, env)
+                rows.append(baseline)
+                log("python3-pyremctl loop")
+                debian = os.path.join(WORKERS, "fanout_debian_loop.py")
+                params = json.dumps({"hosts": hosts, "port": port, "command": COMMAND})
+                rows.append(
+                    worker_row(
+                        "python3-pyremctl loop",
+                        [SYSTEM_PYTHON, "-I", debian, params],
+                        env,
+                        count,
+                    )
+                )
+                for concurrency in (1, 16, 64):
+                    log(f"run_many, concurrency {concurrency}")
+                    rows.append(
+                        run_many_row(
+                            f"remctl.run_many, concurrency {concurrency}",
+                            hosts,
+                            port,
+                            concurrency,
+                            env,
+                        )
+                    )
+                log("remctl-py")
+                rows.append(cli_row(hosts_file, hosts, port, env))
+                repeated = [hosts[i % count] for i in range(memory_hosts)]
+                log(f"run_many, {memory_hosts} results of 1 KiB")
+                rows.append(
+                    run_many_row(
+                        "remctl.run_many, concurrency 64, `fleet kib`",
+                        repeated,
+                        port,
+                        64,
+                        env,
+                        ["fleet", "kib"],
+                        "kib",
+                        f"{count} servers, each listed {memory_hosts // count}+ times",
+                    )
+                )
+            finally:
+                os.unlink(hosts_file)
+    print(
+        f"`python bench/fanout.py{' --quick' if args.quick else ''}"
+        f"{'' if args.quick or count == 200 else f' --hosts {count}'}`: {count} remctld"
+        f" servers on loopback, `{' '.join(COMMAND)}` on each\n"
+    )
+    print(table(rows, baseline))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump([asdict(row) for row in rows], handle, indent=1)
+    return 0 if all(row.ok for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
