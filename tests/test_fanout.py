@@ -401,3 +401,37 @@ def test_aclose_early_exit(server: Any, no_leaks: None) -> None:
         raise AssertionError("no result")
 
     assert run(main()) in range(8)
+
+
+def test_worker_threads_bounded_started_off_the_caller_and_joined() -> None:
+    """The caller starts only the first thread; there are never more than
+    the limit; close() ends them all, after the queued jobs ran."""
+    from remctl._fanout_threads import WorkerThreads
+
+    threads = threading.active_count()
+    workers = WorkerThreads(3, "remctl-fanout-unit")
+    gate = threading.Event()
+    running: list[str] = []
+
+    def job(number: int) -> int:
+        running.append(threading.current_thread().name)
+        gate.wait(HANG_GUARD)
+        return number
+
+    futures = [workers.submit(job, n) for n in range(7)]
+    assert [
+        t.name for t in threading.enumerate() if t.name.startswith("remctl-fanout-unit")
+    ]
+    for _ in range(int(HANG_GUARD * 100)):
+        if len(running) == 3:
+            break
+        threading.Event().wait(0.01)
+    assert len(running) == 3  # three jobs run at once, the rest wait
+    assert threading.active_count() == threads + 3
+    gate.set()
+    assert [f.result(HANG_GUARD) for f in futures] == list(range(7))
+    assert len(set(running)) == 3
+    workers.close()
+    assert threading.active_count() == threads
+    with pytest.raises(RuntimeError, match="closed"):
+        workers.submit(job, 8)

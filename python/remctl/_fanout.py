@@ -8,7 +8,8 @@ How it runs: ``concurrency`` worker coroutines take the hosts in order.  For
 each host, the event loop resolves the name and connects the TCP socket
 itself (no thread needed), then a thread of a pool of at most
 ``concurrency`` threads authenticates and runs the command through the C
-library on a duplicate of that socket (see remctl._fanout_job).  The loop
+library on a duplicate of that socket (see remctl._fanout_job; the threads
+are remctl._fanout_threads).  The loop
 keeps the original, so a deadline or a cancellation shuts the socket down and
 the blocked call returns at once.  Each host's coroutine waits for its
 thread to be done before taking the next host, and closing the fan-out waits
@@ -33,6 +34,7 @@ from ._arguments import Argument, Port, command_arguments, host_name, port_numbe
 from ._errors import RemctlConnectionError, RemctlError, RemctlTimeoutError
 from ._failure import network_failure
 from ._fanout_job import Interrupted, Link, exchange
+from ._fanout_threads import WorkerThreads
 from ._host_result import RemctlHostResult, RemctlLine
 from ._log import logger
 from ._result import RemctlResult
@@ -216,7 +218,7 @@ class FanOut:
         self._left = len(targets)
         self._started = False
         self._closed = False
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: WorkerThreads | None = None
         self._queue: asyncio.Queue[RemctlHostResult | _Crash] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._gates: dict[tuple[str, int], asyncio.Semaphore] = {}
@@ -273,7 +275,7 @@ class FanOut:
                 cancelled = True
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True)  # every job is done: the threads just exit
+            pool.close()  # every job is done: the threads just exit
         if cancelled:
             raise asyncio.CancelledError
 
@@ -282,9 +284,7 @@ class FanOut:
     def _start(self) -> None:
         self._started = True
         self._queue = asyncio.Queue(maxsize=self._workers_wanted)
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self._workers_wanted, thread_name_prefix="remctl-fanout"
-        )
+        self._pool = WorkerThreads(self._workers_wanted, "remctl-fanout")
         self._workers = [
             asyncio.ensure_future(self._work()) for _ in range(self._workers_wanted)
         ]
@@ -493,16 +493,15 @@ class FanOut:
             )
         except socket.gaierror:
             assert self._pool is not None
-            lookup = loop.run_in_executor(
-                self._pool,
-                functools.partial(
+            lookup = asyncio.wrap_future(
+                self._pool.submit(
                     socket.getaddrinfo,
                     host,
                     port,
                     0,
                     socket.SOCK_STREAM,
                     socket.IPPROTO_TCP,
-                ),
+                )
             )
             try:
                 addresses = await self._bounded(
