@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fan-out benchmark: one command on many remctld servers, side by side.
 
-    python bench/fanout.py               # 200 hosts (about a minute on 2 cores)
+    python bench/fanout.py               # 200 hosts, 3 rounds (a few minutes on 2 cores)
     python bench/fanout.py --quick       # 16 hosts, a few seconds (CI)
     python bench/fanout.py --hosts 100   # another fleet size
 
@@ -15,27 +15,32 @@ the one-line command ``fleet hello`` on every host with:
     remctl-py -f -j 64   our command-line client in fan-out mode
 
 and prints a Markdown table: wall time, time per host, speed-up over the
-remctl(1) loop, peak RSS and the most threads at once.  A last row runs
+remctl(1) loop, peak RSS and the most threads at once (the main thread
+included).  A last row runs
 ``fleet kib`` (one line of 1 KiB) on 1,000 hosts, simulated by repeating
 the fleet's hosts, for the peak RSS of holding 1,000 results.
 
 Every client runs in its own process (peak RSS from wait4(); threads from
 /proc).  All clients share the ticket cache, which a first run fills with a
 service ticket per host, so no client pays the KDC round trips.  Each client
-runs once: on a shared machine, compare the ratios of one run, not the
-absolute times.  The exit status is 1 if any client gave a wrong answer.
+runs once per round and rounds alternate between the clients (``--repeat``,
+3 by default); each row gives the median.  On a shared machine, compare the
+ratios of one run, not the absolute times.  The exit status is 1 if any client gave a wrong answer.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -183,6 +188,21 @@ def cli_row(hosts_file: str, hosts: list[str], port: int, env: dict[str, str]) -
     )
 
 
+def combine(rounds: list[Row]) -> Row:
+    """One row from the rounds of a client: median wall, largest memory."""
+    first = rounds[0]
+    threads = [r.threads for r in rounds if isinstance(r.threads, int)]
+    return Row(
+        first.client,
+        first.hosts,
+        statistics.median(r.wall for r in rounds),
+        max(r.hwm_kib for r in rounds),
+        max(threads) if threads else first.threads,
+        all(r.ok for r in rounds),
+        first.note,
+    )
+
+
 def table(rows: list[Row], baseline: Row) -> str:
     lines = [
         (
@@ -215,10 +235,14 @@ def main() -> int:
         "--hosts", type=int, default=200, help="fleet size (default 200)"
     )
     parser.add_argument("--quick", action="store_true", help="16 hosts, 100 for memory")
+    parser.add_argument(
+        "--repeat", type=int, help="rounds over all clients (default 3, quick 1)"
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args()
     count = 16 if args.quick else args.hosts
     memory_hosts = MEMORY_HOSTS_QUICK if args.quick else MEMORY_HOSTS_FULL
+    repeat = args.repeat or (1 if args.quick else 3)
     missing = [
         p
         for p in (DEBIAN_CLI, SYSTEM_PYTHON, shutil.which("bash"))
@@ -232,6 +256,7 @@ def main() -> int:
     from remctl.testing.fleet import RemctlFleet
 
     rows: list[Row] = []
+    baseline: Row | None = None
     conf = os.path.join(SERVER, "remctl.conf.in")
     with RemctlTestEnvironment(conf, os.path.join(SERVER, "scripts")) as realm:
         started = time.monotonic()
@@ -253,53 +278,69 @@ def main() -> int:
                 if not warm.ok:
                     log("warm-up failed")
                     return 1
-                log("remctl(1) loop")
-                baseline = shell_loop_row(hosts_file, hosts, port, env)
-                rows.append(baseline)
-                log("python3-pyremctl loop")
                 debian = os.path.join(WORKERS, "fanout_debian_loop.py")
                 params = json.dumps({"hosts": hosts, "port": port, "command": COMMAND})
-                rows.append(
-                    worker_row(
-                        "python3-pyremctl loop",
-                        [SYSTEM_PYTHON, "-I", debian, params],
-                        env,
-                        count,
-                    )
-                )
-                for concurrency in (1, 16, 64):
-                    log(f"run_many, concurrency {concurrency}")
-                    rows.append(
-                        run_many_row(
-                            f"remctl.run_many, concurrency {concurrency}",
-                            hosts,
-                            port,
-                            concurrency,
-                            env,
-                        )
-                    )
-                log("remctl-py")
-                rows.append(cli_row(hosts_file, hosts, port, env))
                 repeated = [hosts[i % count] for i in range(memory_hosts)]
-                log(f"run_many, {memory_hosts} results of 1 KiB")
-                rows.append(
-                    run_many_row(
-                        "remctl.run_many, concurrency 64, `fleet kib`",
-                        repeated,
-                        port,
-                        64,
-                        env,
-                        ["fleet", "kib"],
-                        "kib",
-                        f"{count} servers, each listed {memory_hosts // count}+ times",
-                    )
-                )
+                clients: list[tuple[str, Callable[[], Row]]] = [
+                    (
+                        "remctl(1) loop",
+                        lambda: shell_loop_row(hosts_file, hosts, port, env),
+                    ),
+                    (
+                        "python3-pyremctl loop",
+                        lambda: worker_row(
+                            "python3-pyremctl loop",
+                            [SYSTEM_PYTHON, "-I", debian, params],
+                            env,
+                            count,
+                        ),
+                    ),
+                    *[
+                        (
+                            f"run_many, concurrency {concurrency}",
+                            functools.partial(
+                                run_many_row,
+                                f"remctl.run_many, concurrency {concurrency}",
+                                hosts,
+                                port,
+                                concurrency,
+                                env,
+                            ),
+                        )
+                        for concurrency in (1, 16, 64)
+                    ],
+                    ("remctl-py", lambda: cli_row(hosts_file, hosts, port, env)),
+                    (
+                        f"run_many, {memory_hosts} results of 1 KiB",
+                        lambda: run_many_row(
+                            "remctl.run_many, concurrency 64, `fleet kib`",
+                            repeated,
+                            port,
+                            64,
+                            env,
+                            ["fleet", "kib"],
+                            "kib",
+                            f"{count} servers, each listed"
+                            f" {memory_hosts // count}+ times",
+                        ),
+                    ),
+                ]
+                # Rounds alternate between the clients, so that changes in the
+                # machine's load hit them alike; each row is their median.
+                rounds: list[list[Row]] = [[] for _ in clients]
+                for number in range(1, repeat + 1):
+                    for (label, measure_client), results in zip(clients, rounds):
+                        log(f"round {number}/{repeat}: {label}")
+                        results.append(measure_client())
+                rows = [combine(results) for results in rounds]
+                baseline = rows[0]
             finally:
                 os.unlink(hosts_file)
+    assert baseline is not None
     print(
-        f"`python bench/fanout.py{' --quick' if args.quick else ''}"
-        f"{'' if args.quick or count == 200 else f' --hosts {count}'}`: {count} remctld"
-        f" servers on loopback, `{' '.join(COMMAND)}` on each\n"
+        f"`python bench/fanout.py {' '.join(sys.argv[1:])}`".replace(" `", "`")
+        + f": {count} remctld servers on loopback, `{' '.join(COMMAND)}` on each,"
+        f" median of {repeat} round{'s' if repeat > 1 else ''}\n"
     )
     print(table(rows, baseline))
     if args.json:
