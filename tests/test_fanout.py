@@ -8,9 +8,12 @@ many distinct servers (hung, slow, wrong key) are in test_fanout_fleet.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -435,3 +438,53 @@ def test_worker_threads_bounded_started_off_the_caller_and_joined() -> None:
     assert threading.active_count() == threads
     with pytest.raises(RuntimeError, match="closed"):
         workers.submit(job, 8)
+
+
+STREAMING_CHILD = """
+import json, sys
+import remctl
+
+host, port, principal, size = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+seen = {"bytes": 0, "lines": 0}
+
+def count(line):
+    seen["bytes"] += len(line.data)
+    seen["lines"] += 1
+
+results = remctl.run_many(
+    [(host, port, principal)] * 4, ["test", "stream", size], on_line=count
+)
+with open("/proc/self/status") as status:
+    peak = [int(l.split()[1]) for l in status if l.startswith("VmHWM:")][0]
+print(json.dumps({"ok": all(r.ok for r in results), "peak_kib": peak, **seen}))
+"""
+
+
+def test_on_line_keeps_memory_bounded(server: Any) -> None:
+    """4 hosts stream 32 MiB each through on_line: the process never holds
+    more than a fraction of the 128 MiB (in its own process, so that the
+    peak RSS is this run's)."""
+    size = 32 * 1024 * 1024
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            STREAMING_CHILD,
+            server.host,
+            str(server.port),
+            server.principal,
+            str(size),
+        ],
+        env=server.subprocess_env(),
+        capture_output=True,
+        timeout=HANG_GUARD * 4,
+        check=True,
+    )
+    report = json.loads(done.stdout)
+    assert report["ok"]
+    assert report["bytes"] == 4 * size
+    # "test stream" writes bytes(i % 251): a newline at each i = 10 (mod 251).
+    newlines = size // 251 + (size % 251 > 10)
+    unterminated = (size - 1) % 251 != 10
+    assert report["lines"] == 4 * (newlines + unterminated)
+    assert report["peak_kib"] < 64 * 1024, report
