@@ -158,7 +158,7 @@ def _help(backend: Backend, topic: list[bytes]) -> int:
     commands = backend.commands
     for raw in topic:
         name = _decode(raw, backend.encoding)
-        found = commands.get(name) if name is not None and commands is not None else None
+        found = commands.get(name) if name is not None else None
         if found is None:
             shown = " ".join([*names, _shown_name(raw, backend.encoding)])
             raise UsageError(top, f"unknown command {shown}")
