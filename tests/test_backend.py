@@ -6,8 +6,10 @@ everything is run under the real remctld in test_backend_remctld.py.
 
 from __future__ import annotations
 
+import decimal
 import enum
 import io
+import ipaddress
 import os
 import subprocess
 import sys
@@ -461,3 +463,19 @@ def test_bad_args_match_pattern_is_reported(capsys: pytest.CaptureFixture[str]) 
     assert (status, out) == (1, "")
     assert err.startswith("svc show: args_match pattern #1 is not a valid regular"
                           " expression: missing ), unterminated subpattern")
+
+
+def test_other_classes_convert_by_calling_them(capsys: pytest.CaptureFixture[str]) -> None:
+    b = Backend(command="net")
+
+    @b.command()
+    def route(address: ipaddress.IPv4Address, cost: decimal.Decimal) -> None:
+        print(repr((address, cost)))
+
+    assert run(b, capsys, "route", "10.0.0.1", "1.50") == (
+        0, repr((ipaddress.IPv4Address("10.0.0.1"), decimal.Decimal("1.50"))) + "\n", "")
+    assert run(b, capsys, "route", "10.0.0", "1") == (
+        1, "", "net route: invalid argument: 10.0.0 (address: Expected 4 octets in"
+        " '10.0.0')\n")
+    assert run(b, capsys, "route", "10.0.0.1", "cheap") == (
+        1, "", "net route: invalid argument: cheap (cost: expected Decimal)\n")

@@ -256,5 +256,7 @@ def convert(raw: bytes, text: str | None, hint: object) -> object:
             return hint(text)
         except (TypeError, ValueError) as exc:
             raise ConversionError(str(exc) or f"expected {describe(hint)}") from None
+        except Exception:  # noqa: BLE001 (Decimal raises InvalidOperation, ...)
+            raise ConversionError(f"expected {describe(hint)}") from None
     # Annotations this does not know (Any, generics, ...) get the text.
     return text
