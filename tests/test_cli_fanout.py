@@ -351,3 +351,52 @@ def test_progress_only_on_a_terminal(server: Any) -> None:
         assert not line or line.startswith(
             (b"\r\x1b[K", b"127.0.0.1", b"remctl: 3 hosts")
         ), line
+
+
+def test_interrupt_reports_what_finished_and_exits_130(server: Any) -> None:
+    """SIGINT while a host runs: the connection is cut, the summary says
+    what was not done, the exit status is 130."""
+    import signal
+    import time
+    import uuid
+
+    marker = f"interrupt-{uuid.uuid4().hex}"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "remctl",
+            "-p",
+            str(server.port),
+            "-s",
+            server.principal,
+            "-H",
+            f"{server.host},{server.host}",
+            "test",
+            "sleep",
+            "120",
+            marker,
+        ],
+        env=cli_env(server),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        log = Path(server.remctld_log)
+        for _ in range(int(HANG_GUARD * 100)):
+            if log.read_text(errors="replace").count(marker) == 2:
+                break
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=HANG_GUARD)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert out == b""
+    assert SUMMARY_TIME.sub(b"hosts in T s:", err) == (
+        b"remctl: 2 hosts in T s: 0 ok, 0 exited non-zero, 0 failed,"
+        b" 2 not done (interrupted)\n"
+    )
