@@ -25,6 +25,12 @@ from remctl import aio
 
 T = TypeVar("T")
 HANG_GUARD = 60.0  # seconds; only to fail instead of hanging forever
+STEP = 20.0  # seconds; one awaited step that hangs fails instead
+LEFT_UNFINISHED = pytest.mark.ours_only(
+    reason="ours starts afresh on a new connection when a command is sent "
+    "before the last answer was read; Debian's libremctl1 reads the rest of "
+    "the old answer as the new one's"
+)
 
 
 def run(coroutine: Awaitable[T]) -> T:
@@ -217,24 +223,26 @@ def test_one_object_serializes(server: Any) -> None:
     ]
 
 
-def test_stream_and_run_on_one_object(server: Any) -> None:
-    """A run() started during a stream waits for the stream to finish."""
+@LEFT_UNFINISHED
+def test_run_from_another_task_abandons_a_stream(server: Any) -> None:
+    """A run() started by another task during a stream goes between two of
+    the stream's steps, as with threads on a blocking Remctl: it gets its
+    own answer, and the stream's next step says it was abandoned."""
 
-    async def main() -> tuple[bytes, bytes]:
+    async def main() -> tuple[bytes, str]:
         async with connect(server) as r:
-            chunks: list[bytes] = []
-            other: asyncio.Future[remctl.RemctlResult] | None = None
-            async for token in r.stream(["test", "stream", "2000000"]):
-                if other is None:
-                    other = asyncio.ensure_future(r.run(["test", "echo", "later"]))
-                    await asyncio.sleep(0)
-                chunks.append(token.data or b"")
-            assert other is not None
-            return b"".join(chunks), (await other).stdout
+            tokens = r.stream(["test", "stream", "2000000"])
+            assert (await tokens.__anext__()).type == "output"
+            task = asyncio.ensure_future(r.run(["test", "echo", "later"]))
+            other = await asyncio.wait_for(task, STEP)
+            with pytest.raises(remctl.RemctlError) as info:
+                async for _token in tokens:
+                    pass
+            return other.stdout, str(info.value)
 
-    streamed, later = run(main())
-    assert streamed == stream_bytes(2000000)
+    later, message = run(main())
     assert later == b"later\n"
+    assert message == "another command was sent before this command's output was read"
 
 
 # -- cancellation -----------------------------------------------------------------
@@ -268,11 +276,7 @@ def test_cancel_during_blocking_call(server: Any) -> None:
     assert not old_thread_alive
 
 
-@pytest.mark.ours_only(
-    reason="ours starts afresh on a new connection when a command is sent "
-    "before the last answer was read; Debian's libremctl1 reads the rest of "
-    "the old answer as the new one's"
-)
+@LEFT_UNFINISHED
 def test_cancel_stream_mid_output(server: Any) -> None:
     async def main() -> bytes:
         async with connect(server) as r:
@@ -293,11 +297,7 @@ def test_cancel_stream_mid_output(server: Any) -> None:
     assert run(main()) == b"next\n"
 
 
-@pytest.mark.ours_only(
-    reason="ours starts afresh on a new connection when a command is sent "
-    "before the last answer was read; Debian's libremctl1 reads the rest of "
-    "the old answer as the new one's"
-)
+@LEFT_UNFINISHED
 def test_leave_stream_early(server: Any) -> None:
     async def main() -> tuple[bytes, bytes]:
         async with connect(server) as r:
@@ -313,6 +313,79 @@ def test_leave_stream_early(server: Any) -> None:
             return first, second
 
     assert run(main()) == (b"one\n", b"two\n")
+
+
+@LEFT_UNFINISHED
+def test_stream_left_with_a_reference_then_run(server: Any) -> None:
+    """Leave a stream early while keeping the iterator, then run a command
+    on the object from the same task: it runs at once, and the iterator's
+    next step says the stream was left."""
+
+    async def main() -> tuple[bytes, bytes]:
+        async with connect(server) as r:
+            tokens = r.stream(["test", "stream", "5000000"])
+            async for token in tokens:
+                assert token.type == "output"
+                break
+            result = await asyncio.wait_for(r.run(["test", "echo", "next"]), STEP)
+            with pytest.raises(remctl.RemctlError) as info:
+                await asyncio.wait_for(tokens.__anext__(), STEP)
+            assert str(info.value) == (
+                "another command was sent before this command's output was read"
+            )
+            await tokens.aclose()
+            again = await asyncio.wait_for(r.run(["test", "echo", "again"]), STEP)
+            return result.stdout, again.stdout
+
+    assert run(main()) == (b"next\n", b"again\n")
+
+
+def test_stream_left_with_a_reference_then_open(server: Any) -> None:
+    """The same with open(), which needs nothing of the library: the object
+    is not kept waiting for the iterator."""
+
+    async def main() -> bytes:
+        async with connect(server) as r:
+            tokens = r.stream(["test", "stream", "5000000"])
+            async for _token in tokens:
+                break
+            opening = r.open(server.host, server.port, server.principal)
+            await asyncio.wait_for(opening, STEP)
+            result = await asyncio.wait_for(r.run(["test", "echo", "fresh"]), STEP)
+            with pytest.raises(remctl.RemctlError, match="another command was sent"):
+                await asyncio.wait_for(tokens.__anext__(), STEP)
+            return result.stdout
+
+    assert run(main()) == b"fresh\n"
+
+
+def test_close_during_a_stream(server: Any) -> None:
+    async def main() -> bytes:
+        async with connect(server) as r:
+            tokens = r.stream(["test", "stream", "5000000"])
+            assert (await tokens.__anext__()).type == "output"
+            await asyncio.wait_for(r.close(), STEP)
+            with pytest.raises(remctl.RemctlNotOpenedError):
+                await asyncio.wait_for(tokens.__anext__(), STEP)
+            await r.open(server.host, server.port, server.principal)
+            return (await asyncio.wait_for(r.run(["test", "echo", "x"]), STEP)).stdout
+
+    assert run(main()) == b"x\n"
+
+
+@LEFT_UNFINISHED
+def test_stream_left_for_another_stream(server: Any) -> None:
+    async def main() -> list[bytes]:
+        async with connect(server) as r:
+            first = r.stream(["test", "stream", "5000000"])
+            async for _token in first:
+                break
+            second = [t.data async for t in r.stream(["test", "echo", "two"])]
+            with pytest.raises(remctl.RemctlError, match="another command was sent"):
+                await asyncio.wait_for(first.__anext__(), STEP)
+            return second
+
+    assert run(main()) == [b"two\n", None]
 
 
 def test_cancel_waiting_for_the_object(server: Any) -> None:

@@ -30,7 +30,8 @@ __all__ = ["Remctl", "remctl"]
 
 _NOT_OPENED = "no currently open connection"
 _NO_ERROR = "no error"
-_ABANDONED = "another command was sent before this command's output was read"
+#: What a stream says when another command was sent before it finished.
+ABANDONED = "another command was sent before this command's output was read"
 
 
 def _where(host: str, port: int, principal: str | None) -> str:
@@ -386,7 +387,7 @@ class Remctl:
             with self._lock:
                 try:
                     if self._serial != serial:
-                        raise RemctlError(_ABANDONED)
+                        raise RemctlError(ABANDONED)
                     token = self._receive(self._opened_handle())
                 except RemctlError as exc:
                     self._last_error = str(exc)

@@ -18,7 +18,9 @@
 Each :class:`Remctl` has one connection and one thread of its own that makes
 the blocking calls into the C library (which releases the GIL while it waits
 on the network), so many objects run commands in parallel, and operations on
-one object run one after the other, in the order they were started.
+one object run one after the other, in the order they were started (each
+step of a stream is one; another command abandons the stream, as with
+:meth:`remctl.Remctl.stream`).
 
 Cancellation never leaves an object unusable.  A blocking call already
 running in the thread cannot be interrupted; when the awaiting task is
@@ -35,10 +37,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-import gc
 import itertools
 import queue
-import sys
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable
@@ -54,14 +54,10 @@ from ._arguments import (
     port_number,
     timeout_seconds,
 )
-from ._errors import RemctlNotOpenedError
+from ._errors import RemctlError, RemctlNotOpenedError
 from ._fanout import FanOut, run_many
 from ._log import logger
 from ._result import RemctlOutput, RemctlResult, RemctlSimpleResult
-
-# Whether an object is finalized as soon as its last reference goes (CPython,
-# free-threaded too), or only when the garbage collector runs (PyPy).
-_REFCOUNTED = sys.implementation.name == "cpython"
 
 if TYPE_CHECKING:
     from typing_extensions import Self, TypeAlias
@@ -183,7 +179,6 @@ class Remctl:
         self._timeout = None if timeout is None else timeout_seconds(timeout)
         self._wanted = self._address is not None
         self._lock: asyncio.Lock | None = None
-        self._streaming = False  # a stream() holds the lock
         # Built now so that bad settings fail here; its thread starts later.
         self._connection: _Connection | None = self._new_connection()
 
@@ -287,28 +282,35 @@ class Remctl:
         """Run a command and iterate over its output tokens as they arrive.
 
         Yields "output" tokens, then the final "status" or "error" token.
-        The object is reserved for this command until the iteration ends, or
-        the iterator is closed (``await iterator.aclose()``, or when it is
-        garbage collected after leaving ``async for`` early).
+        As with :meth:`remctl.Remctl.stream`, each step is an operation of
+        its own: leaving the iteration early is fine, also while keeping a
+        reference to the iterator, since the next command on this object
+        (from any task) starts afresh; the iterator's next step then raises
+        RemctlError.
         """
         return self._stream(command_arguments(command))
 
     async def _stream(
         self, arguments: list[bytes]
     ) -> AsyncGenerator[RemctlOutput, None]:
+        # The lock is taken for each step, never held across a yield: a
+        # stream left unfinished must not keep the next operation waiting.
         async with self._serial():
-            self._streaming = True
-            try:
-                connection = await self._ready()
-                send = functools.partial(connection.remote.command, arguments)
-                await self._call(connection, send)
-                while True:
-                    token = await self._call(connection, connection.remote.output)
-                    yield token
-                    if token.type != "output":
-                        return
-            finally:
-                self._streaming = False
+            connection = await self._ready()
+            start = functools.partial(connection.remote.stream, arguments)
+            tokens = await self._call(connection, start)
+        step = functools.partial(next, tokens)
+        while True:
+            async with self._serial():
+                if self._connection is not connection:
+                    # Closed, or superseded by an operation cancelled mid-call.
+                    if self._connection is None:
+                        raise RemctlNotOpenedError(_NOT_OPENED)
+                    raise RemctlError(_client.ABANDONED)
+                token = await self._call(connection, step)
+            yield token
+            if token.type != "output":
+                return
 
     async def noop(self) -> None:
         """Send a NOOP to keep the connection alive (needs protocol 3)."""
@@ -323,11 +325,6 @@ class Remctl:
         # Lock to the loop current when it is made).
         if self._lock is None:
             self._lock = asyncio.Lock()
-        elif self._streaming and not _REFCOUNTED and self._lock.locked():
-            # A stream left early is closed when it is finalized: at once on
-            # CPython, at the next collection on PyPy. Collect now, so that
-            # its closing (scheduled on the loop) frees the lock we wait for.
-            gc.collect()
         return self._lock
 
     def _new_connection(self) -> _Connection:
