@@ -762,6 +762,11 @@ def test_command_any_byte_server_judges_nul(server: Any) -> None:
         assert answer(r) == [("error", b"Invalid command token", None, None, 4)]
 
 
+@pytest.mark.ours_only(
+    reason="ours starts afresh on a new connection when a command is sent "
+    "before the last answer was read; Debian's libremctl1 sends it on the "
+    "old connection"
+)
 def test_command_network_failure_raises_remctl_error(server: Any) -> None:
     """The server vanishes while an answer is unread: the next command()
     must reconnect, which fails; RemctlError with the library's message,
