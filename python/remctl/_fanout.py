@@ -55,6 +55,7 @@ _DEFAULT_PORTS = (4373, 4444)  # port 0: the IANA port, then the legacy one
 _HANDSHAKES_PER_SERVER = 4
 _RETRY_DELAY = 0.2  # seconds before the first retry, doubled each time
 _RETRY_DELAY_MAX = 2.0
+_BACKSTOP_MARGIN = 5  # seconds the C library's own timeout allows past the deadline
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,14 @@ async def _settle(waiter: asyncio.Future[T]) -> None:
         waiter.exception()  # retrieved: the caller reports what matters
     if cancelled:
         raise asyncio.CancelledError
+
+
+def _backstop(timeout: float | None) -> int:
+    """The C library's timeout for each wait: a margin past the deadline.
+
+    The event loop ends a host at its deadline; this only frees the thread
+    should the loop never get to it (0: none, like the deadline)."""
+    return 0 if timeout is None else math.ceil(timeout) + _BACKSTOP_MARGIN
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -395,7 +404,7 @@ class FanOut:
                 target.principal,
                 settings.command,
                 settings.ccache,
-                0 if deadline is None else math.ceil(settings.timeout or 0),
+                _backstop(settings.timeout),
             )
             return await self._wait(job, link, deadline, target, port)
         finally:
@@ -436,6 +445,12 @@ class FanOut:
         except Interrupted:
             # Only interrupt() makes it, and only this coroutine calls it.
             raise RemctlError("the exchange was interrupted") from None
+        except RemctlTimeoutError:
+            # The library's own timeout, which only backs the deadline up,
+            # fired first (a busy loop woke late): the deadline is the cause.
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._timeout(target, port, link.phase) from None
+            raise
 
     def _timeout(self, target: _Target, port: int, phase: str) -> RemctlTimeoutError:
         return RemctlTimeoutError(
