@@ -36,13 +36,28 @@ if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[RemctlTestEnvironment]:
-    """A running realm and remctld, with the client environment applied."""
-    from remctl.testing import RemctlTestEnvironment
+#: The remctl.backend programs the session's remctld also serves
+#: (tests/test_backend_remctld.py): one realm for the whole session, because
+#: Heimdal's GSS-API reads krb5.conf once per thread and would keep talking
+#: to the first realm's KDC if a module started a second one.
+BACKEND_SVC = SERVER_DIR / "backends" / "svc_backend.py"
+BACKEND_USER = TESTS_DIR.parent / "examples" / "user_backend.py"
 
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemctlTestEnvironment]:
+    """A running realm and remctld, with the client environment applied."""
+    from remctl.testing import PythonBackend, RemctlTestEnvironment
+
+    database = tmp_path_factory.mktemp("users") / "users.json"
     environment = RemctlTestEnvironment(
-        SERVER_DIR / "remctl.conf.in", SERVER_DIR / "scripts"
+        SERVER_DIR / "remctl.conf.in",
+        SERVER_DIR / "scripts",
+        backends=[
+            PythonBackend("svc", BACKEND_SVC, stdin={"store": "last", "first": 2}),
+            PythonBackend("user", BACKEND_USER, stdin={"passwd": "last"}),
+        ],
+        server_env={"USER_BACKEND_DB": str(database)},
     )
     with environment as env, env.apply_environ():
         yield env

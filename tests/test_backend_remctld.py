@@ -1,8 +1,9 @@
 """remctl.backend programs under the real remctld, called through the client.
 
-One throwaway realm and remctld serve two Python backends, added with
-remctl.testing.PythonBackend: tests/server/backends/svc_backend.py as the
-command ``svc`` (every feature) and examples/user_backend.py as ``user``.
+The session's throwaway realm and remctld (tests/conftest.py) serve two
+Python backends, added with remctl.testing.PythonBackend:
+tests/server/backends/svc_backend.py as the command ``svc`` (every feature)
+and examples/user_backend.py as ``user``.
 Their remctl.conf lines carry ``help=help summary=help``, so remctld's own
 ``help`` command runs them too.
 """
@@ -14,7 +15,6 @@ import importlib.util
 import os
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -41,18 +41,10 @@ svc = load(SVC)
 user = load(USER)
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemctlTestEnvironment]:
-    database = tmp_path_factory.mktemp("users") / "users.json"
-    backends = [
-        PythonBackend("svc", SVC, stdin={"store": "last", "first": 2}),
-        PythonBackend("user", USER, stdin={"passwd": "last"}),
-    ]
-    environment = RemctlTestEnvironment(
-        backends=backends, server_env={"USER_BACKEND_DB": str(database)}
-    )
-    with environment as started, started.apply_environ():
-        yield started
+@pytest.fixture
+def env(server: RemctlTestEnvironment) -> RemctlTestEnvironment:
+    """The session's realm and remctld, which serve both backends (conftest)."""
+    return server
 
 
 def run(env: RemctlTestEnvironment, *command: str | bytes) -> remctl.RemctlResult:

@@ -150,7 +150,10 @@ def test_ccache_and_no_tickets(
     hosts = same_server(server, 2)
     for result in remctl.run_many(hosts, ["test", "echo", "x"]):
         assert type(result.error) is remctl.RemctlAuthenticationError
-        assert "No Kerberos credentials available" in str(result.error)
+        # MIT says "No Kerberos credentials available (default cache:
+        # FILE:...)", Heimdal "get-principal lstat(...)": both name the cache.
+        assert str(result.error).startswith("GSS-API error")
+        assert f"{tmp_path}/none" in str(result.error)
     for result in remctl.run_many(hosts, ["test", "echo", "x"], ccache=server.ccache):
         assert result.ok
 
