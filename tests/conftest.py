@@ -63,6 +63,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemctlTestEnvir
         yield env
 
 
+@pytest.fixture(scope="session")
+def nobody_keytab(server: RemctlTestEnvironment) -> tuple[str, str]:
+    """nobody@REALM (``test denied`` lets only nobody through) and its keytab."""
+    return server.add_principal("nobody")
+
+
+@pytest.fixture(scope="session")
+def nobody_ccache(
+    server: RemctlTestEnvironment,
+    nobody_keytab: tuple[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """A ticket cache (FILE: name) holding tickets of nobody@REALM."""
+    path = tmp_path_factory.mktemp("nobody") / "ccache"
+    return str(server.kinit(path, *nobody_keytab))
+
+
 # -- ours_only: behaviour our libremctl.so.1 adds on purpose -----------------
 #
 # The suite also runs with REMCTL_LIBRARY naming another libremctl.so.1, such

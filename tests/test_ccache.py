@@ -51,14 +51,6 @@ def credential_path(
     return str(request.param)
 
 
-@pytest.fixture(scope="session")
-def nobody_ccache(server: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A ticket cache (FILE: name) holding tickets of nobody@REALM."""
-    principal, keytab = server.add_principal("nobody")
-    path = tmp_path_factory.mktemp("nobody") / "ccache"
-    return str(server.kinit(path, principal, keytab))
-
-
 def denied_command(server: Any, ccache: str | None = None) -> Collected:
     """Run ``test denied`` on a new object, with ccache if given."""
     r = remctl.Remctl()

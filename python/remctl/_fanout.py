@@ -9,7 +9,8 @@ each host, the event loop resolves the name and connects the TCP socket
 itself (no thread needed), then a thread of a pool of at most
 ``concurrency`` threads authenticates and runs the command through the C
 library on a duplicate of that socket (see remctl._fanout_job; the threads
-are remctl._fanout_threads).  The loop
+are remctl._fanout_threads).  A FILE ticket cache is read from an in-memory
+copy for the length of the fan-out (remctl._memory_ccache).  The loop
 keeps the original, so a deadline or a cancellation shuts the socket down and
 the blocked call returns at once.  Each host's coroutine waits for its
 thread to be done before taking the next host, and closing the fan-out waits
@@ -37,6 +38,7 @@ from ._fanout_job import Interrupted, Link, exchange
 from ._fanout_threads import WorkerThreads
 from ._host_result import RemctlHostResult, RemctlLine
 from ._log import logger
+from ._memory_ccache import MemoryCcache
 from ._result import RemctlResult
 
 if TYPE_CHECKING:
@@ -231,6 +233,8 @@ class FanOut:
         self._queue: asyncio.Queue[RemctlHostResult | _Crash] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._gates: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self._memory_ccache: MemoryCcache | None = None
+        self._ccache = settings.ccache  # the cache the connections use
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._started else "new"
@@ -285,6 +289,9 @@ class FanOut:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()  # every job is done: the threads just exit
+        memory, self._memory_ccache = self._memory_ccache, None
+        if memory is not None:
+            memory.close()  # no thread uses it any more
         if cancelled:
             raise asyncio.CancelledError
 
@@ -292,6 +299,9 @@ class FanOut:
 
     def _start(self) -> None:
         self._started = True
+        self._memory_ccache = MemoryCcache.copy_of(self._settings.ccache)
+        if self._memory_ccache is not None:
+            self._ccache = self._memory_ccache.name
         self._queue = asyncio.Queue(maxsize=self._workers_wanted)
         self._pool = WorkerThreads(self._workers_wanted, "remctl-fanout")
         self._workers = [
@@ -403,7 +413,7 @@ class FanOut:
                 target.host,
                 target.principal,
                 settings.command,
-                settings.ccache,
+                self._ccache,
                 _backstop(settings.timeout),
             )
             return await self._wait(job, link, deadline, target, port)
