@@ -184,6 +184,9 @@ def test_a_cache_reinitialized_meanwhile_gets_no_tickets_of_the_copy(
         assert host_tickets(fleet)[0] not in servers
 
 
+@pytest.mark.ours_only(
+    reason="only our library loads the GSS-API library REMCTL_GSSAPI_LIBRARY names"
+)
 def test_heimdal_takes_the_direct_path(
     server: Any, fleet: RemctlFleet, fresh_ccache: str
 ) -> None:

@@ -92,12 +92,15 @@ def _loaded(soname: str) -> ctypes.CDLL | None:
 
 def _mit_krb5() -> ctypes.CDLL | str:
     """MIT's libkrb5 as the C library's GSS-API uses it, or why not."""
-    # Setting a cache on a handle makes the C library load its GSS-API.
-    probe = _remctl.remctl_new()
-    try:
-        _remctl.remctl_set_ccache(probe, "MEMORY:")
-    finally:
-        _remctl.remctl_close(probe)
+    if _loaded(MIT_GSSAPI_LIBRARY) is None and _loaded(HEIMDAL_GSSAPI_LIBRARY) is None:
+        # Ours loads its GSS-API on first use; setting a cache on a handle of
+        # its own (a copied string, nothing more) is such a use.  A library
+        # linked with its GSS-API (Debian's) never gets here.
+        probe = _remctl.remctl_new()
+        try:
+            _remctl.remctl_set_ccache(probe, "MEMORY:")
+        finally:
+            _remctl.remctl_close(probe)
     if _loaded(MIT_GSSAPI_LIBRARY) is None:
         return "MIT's GSS-API library is not in use"
     if _loaded(HEIMDAL_GSSAPI_LIBRARY) is not None:
