@@ -107,6 +107,11 @@ set_no_delay(int fd)
     int on = 1;
 
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+#ifdef SO_NOSIGPIPE
+    /* macOS and the BSDs: a write to a closed connection returns EPIPE
+       instead of raising SIGPIPE, also where send() lacks MSG_NOSIGNAL. */
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
+#endif
 }
 
 /*
@@ -165,9 +170,19 @@ connect_one(struct remctl *r, const struct sockaddr *addr, socklen_t length)
     int fd, flags, err = 0;
     socklen_t err_length = sizeof(err);
 
+#ifdef SOCK_CLOEXEC
     fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0)
         return -1;
+#else
+    /* macOS: no SOCK_CLOEXEC; other threads' fork+exec may leak the socket
+       between these two calls, which nothing portable can prevent. */
+    fd = socket(addr->sa_family, SOCK_STREAM, IPPROTO_TCP);
+    if (fd < 0)
+        return -1;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        goto fail;
+#endif
     if (r->source != NULL && !bind_source(r, fd, addr->sa_family))
         goto fail;
     /* Non-blocking for the connect alone, which the timeout must bound. */

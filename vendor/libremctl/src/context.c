@@ -29,7 +29,7 @@ import_server_name(struct remctl *r, const char *host, const char *principal,
     if (principal != NULL) {
         buffer.value = (void *) principal;
         buffer.length = strlen(principal);
-        type = GSS_OID_ARG(rc_oid_nt_user_name);
+        type = r->gss->nt_user_name;
     } else {
         if (asprintf(&service, "host@%s", host) < 0) {
             rc_set_error(r, "cannot allocate memory");
@@ -37,7 +37,7 @@ import_server_name(struct remctl *r, const char *host, const char *principal,
         }
         buffer.value = service;
         buffer.length = strlen(service);
-        type = GSS_OID_ARG(rc_oid_nt_hostbased_service);
+        type = r->gss->nt_hostbased_service;
     }
     major = r->gss->import_name(&minor, &buffer, type, name);
     free(service);
@@ -70,7 +70,7 @@ acquire_in_thread(void *data)
 {
     struct ccache_job *job = data;
     struct remctl *r = job->r;
-    gss_OID_set_desc mechs = {1, GSS_OID_ARG(rc_oid_krb5_mech)};
+    gss_OID_set_desc mechs = {1, r->gss->krb5_mech};
     OM_uint32 major, minor;
 
     major = r->gss->krb5_ccache_name(&minor, r->ccache, NULL);
@@ -128,7 +128,7 @@ use_acquire_cred_from(const struct gss_functions *gss)
 static bool
 acquire_credentials(struct remctl *r, gss_cred_id_t *cred)
 {
-    gss_OID_set_desc mechs = {1, GSS_OID_ARG(rc_oid_krb5_mech)};
+    gss_OID_set_desc mechs = {1, r->gss->krb5_mech};
     const struct gss_functions *gss = r->gss;
     OM_uint32 major, minor;
 
@@ -172,7 +172,7 @@ negotiate(struct remctl *r, gss_cred_id_t cred, gss_name_t name,
         out.length = 0;
         out.value = NULL;
         major = gss->init_sec_context(
-            &minor, cred, &r->context, name, GSS_OID_ARG(rc_oid_krb5_mech),
+            &minor, cred, &r->context, name, gss->krb5_mech,
             REQUESTED_FLAGS, 0, GSS_C_NO_CHANNEL_BINDINGS, in_ptr, NULL, &out,
             granted, NULL);
         sent = true;

@@ -60,7 +60,7 @@ append_status(const struct gss_functions *gss, char *out, size_t size,
 
     do {
         major = gss->display_status(&minor, code, type,
-                                    GSS_OID_ARG(rc_oid_krb5_mech), &context,
+                                    gss->krb5_mech, &context,
                                     &text);
         if (GSS_ERROR(major))
             return;

@@ -6,6 +6,7 @@
 #ifndef REMCTL_GSS_H
 #define REMCTL_GSS_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,25 @@ typedef struct gss_OID_desc_struct {
     OM_uint32 length;
     void *elements;
 } gss_OID_desc, *gss_OID;
+
+/*
+ * Apple's packing. On macOS, MIT Kerberos's gssapi.h declares the GSS-API
+ * structures under #pragma pack(push,2) on every architecture; Apple's
+ * GSS.framework (Heimdal) does so on x86_64 only, not on arm64. Of the
+ * structures this library passes, only gss_OID_desc changes: its pointer
+ * sits at offset 4 instead of 8. gss_buffer_desc, gss_OID_set_desc and the
+ * key/value set keep their layout (8-byte members at 8-byte offsets, or a
+ * header the library does not pack). The loader hands out the OIDs in the
+ * layout of the library it loaded (struct gss_functions, below).
+ */
+#pragma pack(push, 2)
+typedef struct {
+    OM_uint32 length;
+    void *elements;
+} gss_OID_desc_apple;
+#pragma pack(pop)
+_Static_assert(offsetof(gss_OID_desc_apple, elements) == 4,
+               "#pragma pack(push,2) must place the OID's pointer at offset 4");
 
 typedef struct gss_OID_set_desc_struct {
     size_t count;
@@ -108,6 +128,10 @@ struct gss_functions {
                                    OM_uint32 *);
     /* Optional: per-thread ticket cache name (MIT and Heimdal). */
     OM_uint32 (*krb5_ccache_name)(OM_uint32 *, const char *, const char **);
+    /* The OIDs we pass, in the loaded library's layout (see above). */
+    gss_OID krb5_mech;
+    gss_OID nt_hostbased_service;
+    gss_OID nt_user_name;
 };
 
 /*
@@ -117,12 +141,10 @@ struct gss_functions {
  */
 const struct gss_functions *rc_gss_load(const char **error);
 
-/* OIDs of RFC 2744 and RFC 1964, kept here since we have no headers. */
-extern const gss_OID_desc rc_oid_krb5_mech;
-extern const gss_OID_desc rc_oid_nt_hostbased_service;
-extern const gss_OID_desc rc_oid_nt_user_name;
-
-/* GSS-API takes OIDs through non-const pointers but never writes them. */
-#define GSS_OID_ARG(oid) ((gss_OID) (void *) &(oid))
+/*
+ * Whether a GSS-API library of this name, on this platform, lays out its
+ * structures with Apple's packing (see gss_OID_desc_apple above).
+ */
+bool rc_gss_apple_packing(const char *library);
 
 #endif /* REMCTL_GSS_H */

@@ -15,11 +15,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-const gss_OID_desc rc_oid_krb5_mech = {9, (void *) "\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"};
-const gss_OID_desc rc_oid_nt_hostbased_service = {10, (void *) "\x2a\x86\x48\x86\xf7\x12\x01\x02\x01\x04"};
-const gss_OID_desc rc_oid_nt_user_name = {10, (void *) "\x2a\x86\x48\x86\xf7\x12\x01\x02\x01\x01"};
+/* OIDs of RFC 2744 and RFC 1964, kept here since we have no headers. */
+#define KRB5_MECH "\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"
+#define NT_HOSTBASED_SERVICE "\x2a\x86\x48\x86\xf7\x12\x01\x02\x01\x04"
+#define NT_USER_NAME "\x2a\x86\x48\x86\xf7\x12\x01\x02\x01\x01"
 
-/* Names tried when REMCTL_GSSAPI_LIBRARY is not set: MIT, then Heimdal. */
+static const gss_OID_desc natural_oids[] = {
+    {9, (void *) KRB5_MECH},
+    {10, (void *) NT_HOSTBASED_SERVICE},
+    {10, (void *) NT_USER_NAME},
+};
+static const gss_OID_desc_apple apple_oids[] = {
+    {9, (void *) KRB5_MECH},
+    {10, (void *) NT_HOSTBASED_SERVICE},
+    {10, (void *) NT_USER_NAME},
+};
+
+#if defined(__APPLE__)
+/*
+ * Apple's GSS.framework (part of macOS, reads the system's tickets), then
+ * MIT Kerberos from Homebrew (arm64 and x86_64 prefixes) and MacPorts, then
+ * whatever the dynamic linker finds by name.
+ */
+static const char *const default_names[] = {
+    "/System/Library/Frameworks/GSS.framework/GSS",
+    "/opt/homebrew/opt/krb5/lib/libgssapi_krb5.2.dylib",
+    "/usr/local/opt/krb5/lib/libgssapi_krb5.2.dylib",
+    "/opt/local/lib/libgssapi_krb5.2.dylib",
+    "libgssapi_krb5.2.dylib",
+    NULL,
+};
+
+#define INSTALL_HINT                                                          \
+    "macOS has GSS.framework; or install MIT Kerberos (brew install krb5, "  \
+    "port install kerberos5), or set REMCTL_GSSAPI_LIBRARY to the path of a " \
+    "GSS-API library"
+#else
+/*
+ * Names tried when REMCTL_GSSAPI_LIBRARY is not set: MIT, then Heimdal.
+ * Alpine's packages use the same names (krb5-libs, heimdal-libs).
+ */
 static const char *const default_names[] = {
     "libgssapi_krb5.so.2", "libgssapi.so.3", "libgssapi_krb5.so",
     "libgssapi.so.2",      "libgssapi.so",   NULL,
@@ -27,8 +62,9 @@ static const char *const default_names[] = {
 
 #define INSTALL_HINT                                                          \
     "install the GSS-API library (libgssapi-krb5-2 on Debian/Ubuntu, "       \
-    "krb5-libs on RHEL/Fedora), or set REMCTL_GSSAPI_LIBRARY to the path of " \
-    "a GSS-API library"
+    "krb5-libs on RHEL/Fedora and Alpine), or set REMCTL_GSSAPI_LIBRARY to "  \
+    "the path of a GSS-API library"
+#endif
 
 static struct {
     pthread_once_t once;
@@ -76,6 +112,40 @@ resolve(void *handle, struct gss_functions *table, const char **missing)
     return true;
 }
 
+bool
+rc_gss_apple_packing(const char *library)
+{
+#if defined(__APPLE__) \
+    && (defined(__x86_64__) || defined(__i386__) || defined(__ppc__) \
+        || defined(__ppc64__))
+    /* MIT's and Apple's (Heimdal's) headers both pack here. */
+    (void) library;
+    return true;
+#elif defined(__APPLE__)
+    /* arm64: MIT's headers pack on every Apple target, Heimdal's do not. */
+    return strstr(library, "gssapi_krb5") != NULL;
+#else
+    (void) library;
+    return false;
+#endif
+}
+
+/* Points the table's OIDs at the layout the library expects. */
+static void
+set_oids(struct gss_functions *table, const char *library)
+{
+    /* GSS-API takes OIDs through non-const pointers but never writes them. */
+    if (rc_gss_apple_packing(library)) {
+        table->krb5_mech = (gss_OID) (void *) &apple_oids[0];
+        table->nt_hostbased_service = (gss_OID) (void *) &apple_oids[1];
+        table->nt_user_name = (gss_OID) (void *) &apple_oids[2];
+    } else {
+        table->krb5_mech = (gss_OID) (void *) &natural_oids[0];
+        table->nt_hostbased_service = (gss_OID) (void *) &natural_oids[1];
+        table->nt_user_name = (gss_OID) (void *) &natural_oids[2];
+    }
+}
+
 /* Tries one library; on failure notes why in the error buffer. */
 static bool
 try_library(const char *name, int attempt)
@@ -85,8 +155,10 @@ try_library(const char *name, int attempt)
     const char *why;
     char line[1024];
 
-    if (handle != NULL && resolve(handle, &gss_state.table, &missing))
+    if (handle != NULL && resolve(handle, &gss_state.table, &missing)) {
+        set_oids(&gss_state.table, name);
         return true;
+    }
     if (handle == NULL) {
         why = dlerror();
         snprintf(line, sizeof(line), "%s%s", attempt > 0 ? "; " : "",

@@ -39,6 +39,12 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+/* Where send() has no MSG_NOSIGNAL, SO_NOSIGPIPE on the socket does its job
+   (connection.c). */
+#ifndef MSG_NOSIGNAL
+#    define MSG_NOSIGNAL 0
+#endif
+
 #define READER_INITIAL_SIZE (256u * 1024u)
 #define BULK_ANSWER_BYTES (256u * 1024u)
 #define BULK_ACK_GRACE_MS 1
@@ -139,7 +145,13 @@ reader_reserve(struct remctl *r, size_t need)
 static void
 set_quick_ack(struct remctl *r, int on)
 {
+#ifdef TCP_QUICKACK
     setsockopt(r->fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+#else
+    /* Linux only: elsewhere the receiver's delayed ACKs stay as they are. */
+    (void) r;
+    (void) on;
+#endif
 }
 
 /*
