@@ -72,6 +72,13 @@ else
   printf '%s' "$stamp" >"$root/.remctl-ci-stamp"
 fi
 
+# Programs of the root read /etc/ssl/certs from the root (qemu looks there
+# first): give them the host's CA bundle, so that pip in the root trusts
+# what the host's pip trusts, a local proxy's CA included.
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+fi
+
 # The root really is arm64 and runs here.
 machine=$(QEMU_LD_PREFIX="$root" "$root/usr/bin/python3" -c 'import platform; print(platform.machine())' 2>&1) \
   || die "the arm64 python3 does not run: $machine"

@@ -10,6 +10,13 @@ packages=(
   libnet-remctl-perl
   libgssapi3-heimdal
   cmake gcc make python3-venv clang libclang-rt-14-dev valgrind
+  # The platform stages (scripts/test-platforms.sh, build-cross.sh): qemu and
+  # debootstrap for the arm64 root, PyPy, llvm's tools for Mach-O files, and
+  # what building CPython needs (scripts/free-threaded-python.sh), installed
+  # here so that those scripts, run in parallel, never wait on apt's lock.
+  qemu-user-static debootstrap pypy3 pypy3-venv llvm
+  build-essential dpkg-dev pkg-config libffi-dev libssl-dev zlib1g-dev
+  libbz2-dev liblzma-dev libsqlite3-dev libreadline-dev uuid-dev xz-utils
 )
 
 missing=()

@@ -8,7 +8,14 @@
 #   4. the suite on Debian's libremctl1 and on Heimdal's GSS-API;
 #   5. the suite on an ASan/UBSan build, valgrind on C-level tests, a short
 #      fuzz pass on the saved corpus;
-#   6. the benchmarks in quick mode (no timing assertions; they must run).
+#   6. the platforms (scripts/test-platforms.sh): the aarch64 wheel under
+#      qemu in a Debian 12 arm64 root (a subset of the suite), the x86_64
+#      wheel's whole suite under PyPy and under free-threaded CPython 3.13t
+#      with the GIL off; and the C library cross-built for musl and macOS
+#      (scripts/build-cross.sh). The arm64 root and the free-threaded CPython
+#      are made in the background from the start (cached after the first
+#      run in /var/cache/remctl-ci);
+#   7. the benchmarks in quick mode (no timing assertions; they must run).
 # Every stage runs even when an earlier one failed; the exit status is
 # non-zero if any failed. The last line is the main pytest run's summary.
 # REMCTL_TEST_STAGES limits the run, e.g. REMCTL_TEST_STAGES="pytest lint".
@@ -18,10 +25,36 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh || exit 1
 bash scripts/dev-env.sh || exit 1
 
-stages=${REMCTL_TEST_STAGES:-pytest lint wheel compat sanitizers bench}
+stages=${REMCTL_TEST_STAGES:-pytest lint wheel compat sanitizers platforms bench}
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/remctl-test.XXXXXX")
 declare -a results
 failed=0
+
+wants() { [[ " $stages " == *" $1 "* ]]; }
+
+# The slow provisioning of the platform stages (an emulated debootstrap, a
+# CPython build) starts now and overlaps the stages before it; the stages
+# wait for it. Each script checks its cache first.
+declare -A provisioning
+provision() {
+  local name=$1
+  shift
+  nice "$@" >"$logdir/$name.out" 2>"$logdir/$name.err" &
+  provisioning[$name]=$!
+}
+# provisioned NAME: waits for it; on failure shows its log and fails.
+provisioned() {
+  if ! wait "${provisioning[$1]}"; then
+    cat "$logdir/$1.err" >&2
+    echo "test.sh: $1 failed (log above)" >&2
+    return 1
+  fi
+  cat "$logdir/$1.err" >&2
+}
+if wants platforms; then
+  provision arm64-root bash scripts/arm64-root.sh
+  provision free-threaded bash scripts/free-threaded-python.sh
+fi
 
 # run NAME COMMAND...: runs one stage, records pass/fail and its time.
 run() {
@@ -37,8 +70,6 @@ run() {
   [ $status -eq 0 ] || failed=1
 }
 
-wants() { [[ " $stages " == *" $1 "* ]]; }
-
 main_pytest() {
   # The suite runs against the installed package, not the checkout's
   # python/; REMCTL_TEST_INSTALLED_PREFIX makes a test check exactly that.
@@ -51,6 +82,7 @@ main_pytest() {
 matrix() {
   local wheel
   wheel=$(bash scripts/build-wheel.sh) || return 1
+  echo "$wheel" >"$logdir/wheel"
   # python-gssapi (for the hostile server) builds from source; the server
   # runs under .venv's Python while the client side varies by version.
   REMCTL_HOSTILE_PYTHON="$PWD/.venv/bin/python" REMCTL_MATRIX_TEST_PACKAGES=pytest \
@@ -68,6 +100,23 @@ if wants sanitizers; then
   run "ASan/UBSan suite" env PYTHON=.venv/bin/python bash scripts/test-sanitizers.sh
   run "valgrind" bash scripts/test-valgrind.sh
   run "fuzz (short)" bash fuzz/run-short.sh
+fi
+# platform NAME: that platform's suite, after its provisioning; PyPy and
+# free-threaded use the wheel stage's wheel when there is one.
+platform() {
+  local name=$1 wheel=
+  case $name in
+    aarch64) provisioned arm64-root || return 1 ;;
+    free-threaded) provisioned free-threaded || return 1 ;;
+  esac
+  [ -f "$logdir/wheel" ] && wheel=$(cat "$logdir/wheel")
+  bash scripts/test-platforms.sh "$name" ${wheel:+"$wheel"}
+}
+if wants platforms; then
+  run "aarch64 (qemu, subset)" platform aarch64
+  run "PyPy 3.9" platform pypy
+  run "free-threaded CPython 3.13t" platform free-threaded
+  run "C library: musl, macOS" bash scripts/build-cross.sh
 fi
 # The benchmark measures the library installed in .venv (built from this
 # checkout), not a build of its own that could be stale.
