@@ -72,6 +72,15 @@ else
   printf '%s' "$stamp" >"$root/.remctl-ci-stamp"
 fi
 
+# The root is never entered with chroot: its programs run on the host's
+# filesystem, qemu looking up each path in the root first. Its empty
+# mount points would hide the host's /proc (listing it would find no
+# process), /sys and /tmp, so they are removed.
+for dir in proc sys tmp; do
+  [ -d "$root/$dir" ] && rmdir "$root/$dir" 2>/dev/null
+  [ ! -e "$root/$dir" ] || die "$root/$dir is not an empty directory"
+done
+
 # Programs of the root read /etc/ssl/certs from the root (qemu looks there
 # first): give them the host's CA bundle, so that pip in the root trusts
 # what the host's pip trusts, a local proxy's CA included.
