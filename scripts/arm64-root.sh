@@ -9,8 +9,10 @@
 # package list makes it anew. Needs root (debootstrap, binfmt_misc).
 #
 # The root holds only what the arm64 client side needs: python3, its venv
-# module and MIT's GSS-API library. The KDC, remctld and kinit are not in it:
-# the host's x86_64 ones serve the emulated run (see scripts/test-aarch64.sh).
+# module and MIT's GSS-API library, and Debian's remctl client, libremctl1
+# and old Python module, which tests/test_abi_compat.py compares this
+# package with. The KDC, remctld and kinit are not in it: the host's x86_64
+# ones serve the emulated run (see scripts/test-platforms.sh).
 set -euo pipefail
 
 cache=${REMCTL_CI_CACHE:-/var/cache/remctl-ci}
@@ -19,6 +21,8 @@ suite=bookworm
 mirror=${REMCTL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 include=python3,python3-venv,libgssapi-krb5-2,ca-certificates
 stamp="debootstrap --arch=arm64 --variant=minbase --include=$include $suite"
+# Installed with the root's apt, after debootstrap (also into a cached root).
+extras=(remctl-client libremctl1 python3-pyremctl)
 
 log() { printf 'arm64-root: %s\n' "$*" >&2; }
 die() {
@@ -70,6 +74,28 @@ else
   # No package caches kept: they are not needed to run.
   rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*_Packages
   printf '%s' "$stamp" >"$root/.remctl-ci-stamp"
+fi
+
+# The extra packages, with the root's own apt (the root is entered only here).
+missing=()
+for p in "${extras[@]}"; do
+  # shellcheck disable=SC2016 # dpkg-query expands ${Status}, not the shell
+  chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+    | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} into the root"
+  mkdir -p "$root/tmp" && chmod 1777 "$root/tmp" # apt's temporary files
+  {
+    chroot "$root" apt-get update -q \
+      && DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
+        --no-install-recommends "${missing[@]}" \
+      && chroot "$root" apt-get clean
+  } >"$cache/arm64-root-extras.log" 2>&1 || {
+    tail -n 30 "$cache/arm64-root-extras.log" >&2
+    die "apt-get install ${missing[*]} in the root (log: $cache/arm64-root-extras.log)"
+  }
+  rm -rf "$root/var/lib/apt/lists/"*_Packages
 fi
 
 # The root is never entered with chroot: its programs run on the host's
