@@ -53,7 +53,7 @@ log "$(actionlint -version | head -n 1): ${workflows[*]#"$root"/}"
 
 # 2. shellcheck.
 log "$(shellcheck --version | sed -n 's/^version: /shellcheck /p')"
-shellcheck "$root"/scripts/{build-wheel,test-matrix,lint-workflows,test-platforms,arm64-root,free-threaded-python}.sh || die "shellcheck"
+shellcheck "$root"/scripts/{build-wheel,test-matrix,lint-workflows,test-platforms,arm64-root,free-threaded-python,build-cross}.sh || die "shellcheck"
 
 # 3. cibuildwheel's build identifiers, with the caller's CIBW_* settings unset.
 # identifiers [--platform P] [VAR=VALUE...] (default platform: linux)
