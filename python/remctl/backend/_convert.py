@@ -68,9 +68,11 @@ def _resolve(hint: object, namespace: dict[str, object]) -> object:
     try:
         return eval(hint, namespace)  # the program's own annotation, as typing does
     except TypeError:
-        # "int | None" before Python 3.10: evaluate each alternative.
+        # "int | None" before Python 3.10: evaluate each alternative, None
+        # standing for its type as in a typing.Union.
         if "|" in hint and "[" not in hint:
-            return tuple(_resolve(part.strip(), namespace) for part in hint.split("|"))
+            parts = (_resolve(part.strip(), namespace) for part in hint.split("|"))
+            return tuple(type(None) if part is None else part for part in parts)
         raise
 
 
