@@ -405,15 +405,18 @@ def test_string_union_annotations_without_pep_604_support() -> None:
     # Before Python 3.10, eval("int | None") raises TypeError: each side of
     # the "|" is then evaluated alone.  An object without __or__ does the same
     # on every version.
-    from remctl.backend._convert import _resolve, convert
+    # None stands for its type there, as in typing.Union: it accepts no text.
+    from remctl.backend._convert import ConversionError, _resolve, convert
 
     class Marker:
         pass
 
     resolved = _resolve("marker | None", {"marker": Marker()})
-    assert isinstance(resolved, tuple) and resolved[1] is None
-    assert convert(b"5", "5", (int, None)) == 5
+    assert isinstance(resolved, tuple) and resolved[1] is type(None)
+    assert convert(b"5", "5", (int, type(None))) == 5
     assert convert(b"5", "5", _resolve("int | None", {})) == 5
+    with pytest.raises(ConversionError):
+        convert(b"x", "x", (int, type(None)))
 
 
 def test_async_commands(capsys: pytest.CaptureFixture[str]) -> None:
