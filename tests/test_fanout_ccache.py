@@ -229,3 +229,27 @@ def test_heimdal_takes_the_direct_path(
     assert DIRECT in done.stderr and COPIED not in done.stderr
     _, servers = cache_contents(fresh_ccache)
     assert set(host_tickets(fleet)) <= set(servers)
+
+
+def test_closing_the_copy_destroys_it(server: Any, fresh_ccache: str) -> None:
+    memory = _memory_ccache.MemoryCcache.copy_of(fresh_ccache)
+    if not mit_gssapi():
+        assert memory is None
+        return
+    assert memory is not None and memory.name.startswith("MEMORY:")
+    assert cache_contents(fresh_ccache)[0] == server.user_principal
+    # In this process, the copy's name finds the user's tickets...
+    connection = remctl.Remctl(ccache=memory.name)
+    try:
+        connection.open(server.host, server.port, server.principal)
+    finally:
+        connection.close()
+    memory.close()
+    memory.close()  # a second close does nothing
+    # ...and nothing once closed: a MEMORY name resolves to an empty cache.
+    emptied = remctl.Remctl(ccache=memory.name)
+    try:
+        with pytest.raises(remctl.RemctlAuthenticationError):
+            emptied.open(server.host, server.port, server.principal)
+    finally:
+        emptied.close()
