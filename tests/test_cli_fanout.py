@@ -46,6 +46,43 @@ def fan_out(
     return done.returncode, done.stdout, SUMMARY_TIME.sub(b"hosts in T s:", done.stderr)
 
 
+# ``python -m remctl`` as started from a terminal, whatever ignores SIGINT now.
+# A background job of a shell without job control (``pytest tests &`` in a
+# script) ignores SIGINT, and so does everything it starts; Python, like
+# every Unix program, then leaves SIGINT ignored: no KeyboardInterrupt ever
+# comes.  The client must get SIGINT as a user's Ctrl-C delivers it.
+CLI_WITH_SIGINT = (
+    "import runpy, signal;"
+    " signal.signal(signal.SIGINT, signal.default_int_handler);"
+    " runpy.run_module('remctl', run_name='__main__', alter_sys=True)"
+)
+
+
+def hung_client_stacks(process: subprocess.Popen[bytes]) -> str:
+    """The C stacks (with gdb, if installed) and the Python stacks of a
+    client started with -X faulthandler, which SIGABRT ends."""
+    import shutil
+    import signal
+
+    text = ""
+    gdb = shutil.which("gdb")
+    if gdb:
+        try:
+            done = subprocess.run(
+                [gdb, "-batch", "-p", str(process.pid), "-ex", "thread apply all bt"],
+                capture_output=True,
+                timeout=HANG_GUARD,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            text += "(gdb did not answer)\n"
+        else:
+            text += done.stdout.decode(errors="replace")
+    process.send_signal(signal.SIGABRT)
+    _, err = process.communicate(timeout=HANG_GUARD)
+    return text + err.decode(errors="replace")
+
+
 def refused_message(server: Any) -> str:
     return f"cannot connect to {REFUSED} (port {server.port}): Connection refused"
 
@@ -364,8 +401,10 @@ def test_interrupt_reports_what_finished_and_exits_130(server: Any) -> None:
     process = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "remctl",
+            "-X",
+            "faulthandler",  # SIGABRT dumps every thread's stack (see below)
+            "-c",
+            CLI_WITH_SIGINT,
             "-p",
             str(server.port),
             "-s",
@@ -391,7 +430,13 @@ def test_interrupt_reports_what_finished_and_exits_130(server: Any) -> None:
             assert time.monotonic() < deadline, "remctld never ran both commands"
             time.sleep(0.01)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=HANG_GUARD)
+        try:
+            out, err = process.communicate(timeout=HANG_GUARD)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                "no exit after SIGINT; where the client was stuck:\n"
+                + hung_client_stacks(process)
+            ) from None
     finally:
         if process.poll() is None:
             process.kill()
