@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import remctl
 from expected import stream_bytes
+from hostile.client import under_asan
 from remctl import aio
 
 HANG_GUARD = 60.0  # seconds; only to fail instead of hanging forever
@@ -502,4 +503,8 @@ def test_on_line_keeps_memory_bounded(server: Any) -> None:
     newlines = size // 251 + (size % 251 > 10)
     unterminated = (size - 1) % 251 != 10
     assert report["lines"] == 4 * (newlines + unterminated)
-    assert report["peak_kib"] < 64 * 1024, report
+    # ASan (scripts/test-sanitizers.sh) replaces malloc and keeps freed
+    # blocks in quarantine, so the child's RSS measures its allocator, not
+    # this code; every other stage checks the bound.
+    if not under_asan():
+        assert report["peak_kib"] < 64 * 1024, report
