@@ -80,6 +80,18 @@ def nobody_ccache(
     return str(server.kinit(path, *nobody_keytab))
 
 
+@pytest.fixture
+def handle(server: RemctlTestEnvironment) -> Iterator[Any]:
+    """A low-level ``_remctl`` handle opened to the session's remctld, closed
+    afterwards (tests/test_open_forms.py has its own, unopened one)."""
+    from remctl import _remctl
+
+    h = _remctl.remctl_new()
+    assert _remctl.remctl_open(h, server.host, server.port, server.principal)
+    yield h
+    _remctl.remctl_close(h)
+
+
 # -- ours_only: behaviour our libremctl.so.1 adds on purpose -----------------
 #
 # The suite also runs with REMCTL_LIBRARY naming another libremctl.so.1, such

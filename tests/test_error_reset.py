@@ -11,7 +11,6 @@ tests/test_abi_compat.py.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,14 +24,6 @@ EMPTY_COMMAND_FAILS = pytest.mark.ours_only(
     reason="our library refuses an empty command ('cannot send empty "
     "command'); Debian's libremctl1 sends it to the server"
 )
-
-
-@pytest.fixture
-def handle(server: Any) -> Iterator[Handle]:
-    h = _remctl.remctl_new()
-    assert _remctl.remctl_open(h, server.host, server.port, server.principal)
-    yield h
-    _remctl.remctl_close(h)
 
 
 def fail_empty_command(handle: Handle) -> None:

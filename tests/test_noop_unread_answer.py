@@ -13,7 +13,6 @@ the next command's answer.)
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,14 +24,6 @@ pytestmark = pytest.mark.ours_only(
     reason="our library opens a new connection for a NOOP sent before the "
     "answer was read; Debian's libremctl1 fails and mixes up the answers"
 )
-
-
-@pytest.fixture
-def handle(server: Any) -> Iterator[Handle]:
-    h = _remctl.remctl_new()
-    assert _remctl.remctl_open(h, server.host, server.port, server.principal)
-    yield h
-    _remctl.remctl_close(h)
 
 
 def run(handle: Handle, *command: bytes) -> list[Any]:
