@@ -18,7 +18,10 @@ and prints a Markdown table: wall time, time per host, speed-up over the
 remctl(1) loop, peak RSS and the most threads at once (the main thread
 included).  A last row runs
 ``fleet kib`` (one line of 1 KiB) on 1,000 hosts, simulated by repeating
-the fleet's hosts, for the peak RSS of holding 1,000 results.
+the fleet's hosts, for the peak RSS of holding 1,000 results.  Another
+runs ``run_many`` at concurrency 64 with a ticket cache crowded by 1,000
+more service tickets (of principals made for it), as a cache is after
+fan-outs over other hosts.
 
 Every client runs in its own process (peak RSS from wait4(); threads from
 /proc).  All clients share the ticket cache, which a first run fills with a
@@ -42,6 +45,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
@@ -53,6 +57,8 @@ GNU_TIME = "/usr/bin/time"
 COMMAND = ["fleet", "hello"]
 MEMORY_HOSTS_FULL = 1000
 MEMORY_HOSTS_QUICK = 100
+CROWDED_TICKETS = 1000  # other service tickets in the cache of one row
+CROWDED_TICKETS_QUICK = 100
 
 
 @dataclass
@@ -131,6 +137,7 @@ def run_many_row(
     command: list[str] = COMMAND,
     expect: str = "hello",
     note: str = "",
+    ccache: str | None = None,
 ) -> Row:
     params = {
         "hosts": hosts,
@@ -139,6 +146,7 @@ def run_many_row(
         "concurrency": concurrency,
         "expect": expect,
         "timeout": 60,
+        "ccache": ccache,
     }
     argv = [
         sys.executable,
@@ -186,6 +194,36 @@ def cli_row(hosts_file: str, hosts: list[str], port: int, env: dict[str, str]) -
     return Row(
         "remctl-py -f FILE -j 64", len(hosts), wall, hwm, "-", ok, "whole process"
     )
+
+
+def crowded_cache(realm: Any, count: int) -> str:
+    """A copy of the realm's ticket cache (a ticket per fleet host after the
+    warm-up) holding ``count`` more service tickets, of principals made for
+    it: what a cache looks like after fan-outs over other hosts."""
+    from remctl.testing.programs import find_programs
+
+    programs = find_programs()
+    env = realm.subprocess_env()
+    env["KRB5_KDC_PROFILE"] = realm.kdc_config
+    path = os.path.join(realm.tmpdir, "krb5cc_crowded")
+    shutil.copyfile(realm.ccache_path, path)
+    names = [f"bench/other{number}" for number in range(count)]
+    queries = "".join(f"addprinc -randkey {name}\n" for name in names)
+    subprocess.run(
+        [programs["kadmin.local"], "-r", realm.realm],
+        input=queries + "quit\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    subprocess.run(
+        ["kvno", "-q", "-c", path, *names],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    return "FILE:" + path
 
 
 def combine(rounds: list[Row]) -> Row:
@@ -245,7 +283,7 @@ def main() -> int:
     repeat = args.repeat or (1 if args.quick else 3)
     missing = [
         p
-        for p in (DEBIAN_CLI, SYSTEM_PYTHON, shutil.which("bash"))
+        for p in (DEBIAN_CLI, SYSTEM_PYTHON, shutil.which("bash"), shutil.which("kvno"))
         if not p or not os.path.exists(p)
     ]
     if missing:
@@ -278,6 +316,8 @@ def main() -> int:
                 if not warm.ok:
                     log("warm-up failed")
                     return 1
+                crowded_count = CROWDED_TICKETS_QUICK if args.quick else CROWDED_TICKETS
+                crowded = crowded_cache(realm, crowded_count)
                 debian = os.path.join(WORKERS, "fanout_debian_loop.py")
                 params = json.dumps({"hosts": hosts, "port": port, "command": COMMAND})
                 repeated = [hosts[i % count] for i in range(memory_hosts)]
@@ -309,6 +349,18 @@ def main() -> int:
                         )
                         for concurrency in (1, 16, 64)
                     ],
+                    (
+                        "run_many, crowded ticket cache",
+                        lambda: run_many_row(
+                            "remctl.run_many, concurrency 64",
+                            hosts,
+                            port,
+                            64,
+                            env,
+                            note=f"{crowded_count:,} more tickets in the cache",
+                            ccache=crowded,
+                        ),
+                    ),
                     ("remctl-py", lambda: cli_row(hosts_file, hosts, port, env)),
                     (
                         f"run_many, {memory_hosts} results of 1 KiB",

@@ -12,6 +12,7 @@ chose, and nowhere else.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -150,14 +151,90 @@ def test_a_cache_that_is_not_a_file_is_used_directly(
         return
     assert memory is not None
     try:
+        cache = memory.for_host("any.example", None)
+        assert cache is not None and cache.name.startswith("MEMORY:")
         fanout_log.clear()
-        hello(fleet, memory.name)
+        hello(fleet, cache.name)
         assert "a MEMORY cache, not a FILE cache" in fanout_log.text
     finally:
         memory.close()
-    # Closing the outer copy stored what the fan-out obtained into it.
+    # Closing the outer copy kept what the fan-out obtained in the MEMORY
+    # cache and stored it in the FILE cache.
     _, servers = cache_contents(fresh_ccache)
     assert set(host_tickets(fleet)) <= set(servers)
+
+
+def memory_cache_servers(memory: Any, name: str) -> list[str]:
+    """The servers of a MEMORY cache of this process, without their realm
+    (MIT's cache settings entries left out)."""
+    handle = memory._open(memory._krb5, memory._context, name)
+    try:
+        found = memory._credentials(handle)
+    finally:
+        memory._krb5.krb5_cc_close(memory._context, handle)
+    for _, creds in found:
+        memory._krb5.krb5_free_cred_contents(memory._context, ctypes.byref(creds))
+    settings = "@" + _memory_ccache._CONFIG_REALM
+    return [
+        _memory_ccache._without_realm(name)
+        for name, _ in found
+        if not name.endswith(settings)
+    ]
+
+
+def test_each_connection_gets_the_tickets_of_its_host_only(
+    server: Any, fleet: RemctlFleet, fresh_ccache: str, tmp_path: Path
+) -> None:
+    """A cache full of other tickets costs a connection nothing: it sees the
+    ticket-granting ticket and its own host's tickets."""
+    hello(fleet, fresh_ccache)  # a ticket per host in the FILE cache
+    if not mit_gssapi():
+        assert _memory_ccache.MemoryCcache.copy_of(fresh_ccache) is None
+        return
+    memory = _memory_ccache.MemoryCcache.copy_of(fresh_ccache)
+    assert memory is not None
+    try:
+        first, second = fleet.addresses[:2]
+        ours = memory.for_host(first, None)
+        named = memory.for_host("ignored", f"host/{second}@{server.realm}")
+        unknown = memory.for_host("unknown.example", None)
+        assert ours and named and unknown
+        tgt = f"krbtgt/{server.realm}"
+        assert set(memory_cache_servers(memory, ours.name)) == {tgt, f"host/{first}"}
+        assert set(memory_cache_servers(memory, named.name)) == {tgt, f"host/{second}"}
+        assert set(memory_cache_servers(memory, unknown.name)) == {tgt}
+        # A ticket obtained through one connection's cache serves the next
+        # connection to that server, and is stored in the FILE cache at close.
+        connection = remctl.Remctl(ccache=unknown.name)
+        try:
+            connection.open(server.host, server.port, server.principal)
+        finally:
+            connection.close()
+        memory.release(unknown)
+        memory.release(unknown)  # a second release does nothing
+        again = memory.for_host(server.host, server.principal)
+        assert again is not None
+        assert _memory_ccache._without_realm(server.principal) in (
+            memory_cache_servers(memory, again.name)
+        )
+        released = ours.name
+        memory.release(ours)
+        assert memory_cache_servers(memory, released) == []
+    finally:
+        memory.close()  # releases the caches still live
+    assert memory_cache_servers_after_close(named.name) == []
+    _, servers = cache_contents(fresh_ccache)
+    assert _memory_ccache._without_realm(server.principal) in servers
+
+
+def memory_cache_servers_after_close(name: str) -> list[str]:
+    """A MEMORY cache's servers, through a fresh copy's krb5 context."""
+    probe = _memory_ccache.MemoryCcache.copy_of(None)
+    assert probe is not None
+    try:
+        return memory_cache_servers(probe, name)
+    finally:
+        probe.close()
 
 
 def test_a_cache_reinitialized_meanwhile_gets_no_tickets_of_the_copy(
@@ -236,18 +313,21 @@ def test_closing_the_copy_destroys_it(server: Any, fresh_ccache: str) -> None:
     if not mit_gssapi():
         assert memory is None
         return
-    assert memory is not None and memory.name.startswith("MEMORY:")
+    assert memory is not None
+    cache = memory.for_host(server.host, server.principal)
+    assert cache is not None and cache.name.startswith("MEMORY:")
     assert cache_contents(fresh_ccache)[0] == server.user_principal
     # In this process, the copy's name finds the user's tickets...
-    connection = remctl.Remctl(ccache=memory.name)
+    connection = remctl.Remctl(ccache=cache.name)
     try:
         connection.open(server.host, server.port, server.principal)
     finally:
         connection.close()
     memory.close()
     memory.close()  # a second close does nothing
+    assert memory.for_host(server.host, None) is None
     # ...and nothing once closed: a MEMORY name resolves to an empty cache.
-    emptied = remctl.Remctl(ccache=memory.name)
+    emptied = remctl.Remctl(ccache=cache.name)
     try:
         with pytest.raises(remctl.RemctlAuthenticationError):
             emptied.open(server.host, server.port, server.principal)

@@ -9,8 +9,9 @@ each host, the event loop resolves the name and connects the TCP socket
 itself (no thread needed), then a thread of a pool of at most
 ``concurrency`` threads authenticates and runs the command through the C
 library on a duplicate of that socket (see remctl._fanout_job; the threads
-are remctl._fanout_threads).  A FILE ticket cache is read from an in-memory
-copy for the length of the fan-out (remctl._memory_ccache).  The loop
+are remctl._fanout_threads).  A FILE ticket cache is read into memory once,
+and each connection gets a small MEMORY cache of its own holding what it
+needs from it (remctl._memory_ccache).  The loop
 keeps the original, so a deadline or a cancellation shuts the socket down and
 the blocked call returns at once.  Each host's coroutine waits for its
 thread to be done before taking the next host, and closing the fan-out waits
@@ -234,7 +235,6 @@ class FanOut:
         self._workers: list[asyncio.Task[None]] = []
         self._gates: dict[tuple[str, int], asyncio.Semaphore] = {}
         self._memory_ccache: MemoryCcache | None = None
-        self._ccache = settings.ccache  # the cache the connections use
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._started else "new"
@@ -300,8 +300,6 @@ class FanOut:
     def _start(self) -> None:
         self._started = True
         self._memory_ccache = MemoryCcache.copy_of(self._settings.ccache)
-        if self._memory_ccache is not None:
-            self._ccache = self._memory_ccache.name
         self._queue = asyncio.Queue(maxsize=self._workers_wanted)
         self._pool = WorkerThreads(self._workers_wanted, "remctl-fanout")
         self._workers = [
@@ -407,16 +405,24 @@ class FanOut:
             links.append(link)
             assert self._pool is not None
             settings = self._settings
-            job = self._pool.submit(
-                exchange,
-                link,
-                target.host,
-                target.principal,
-                settings.command,
-                self._ccache,
-                _backstop(settings.timeout),
-            )
-            return await self._wait(job, link, deadline, target, port)
+            memory = self._memory_ccache
+            cache = memory and memory.for_host(target.host, target.principal)
+            job = None
+            try:
+                job = self._pool.submit(
+                    exchange,
+                    link,
+                    target.host,
+                    target.principal,
+                    settings.command,
+                    cache.name if cache else settings.ccache,
+                    _backstop(settings.timeout),
+                )
+                return await self._wait(job, link, deadline, target, port)
+            finally:
+                # A job still running keeps its cache until the fan-out closes.
+                if memory is not None and cache and (job is None or job.done()):
+                    memory.release(cache)
         finally:
             release()
             sock.close()
