@@ -11,7 +11,7 @@
 # The root holds only what the arm64 client side needs: python3, its venv
 # module and MIT's GSS-API library, and Debian's remctl client, libremctl1
 # and old Python module, which tests/test_abi_compat.py compares this
-# package with. The KDC, remctld and kinit are not in it: the host's x86_64
+# package with, and Heimdal's GSS-API library (tests/test_fanout_ccache.py). The KDC, remctld and kinit are not in it: the host's x86_64
 # ones serve the emulated run (see scripts/test-platforms.sh).
 set -euo pipefail
 
@@ -22,27 +22,16 @@ mirror=${REMCTL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 include=python3,python3-venv,libgssapi-krb5-2,ca-certificates
 stamp="debootstrap --arch=arm64 --variant=minbase --include=$include $suite"
 # Installed with the root's apt, after debootstrap (also into a cached root).
-extras=(remctl-client libremctl1 python3-pyremctl)
+extras=(remctl-client libremctl1 python3-pyremctl libgssapi3-heimdal)
 
-log() { printf 'arm64-root: %s\n' "$*" >&2; }
-die() {
-  log "FAILED: $*"
-  exit 1
-}
+script_name=arm64-root
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, binfmt_misc)"
 
 # Debian's qemu-user-static and debootstrap.
-missing=()
-for p in qemu-user-static debootstrap; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
-    || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    "${missing[@]}" >&2 || die "apt-get install ${missing[*]}"
-fi
+install_packages qemu-user-static debootstrap
 
 # binfmt_misc: mounted, and qemu-aarch64 registered from Debian's own entry.
 # The F flag (in that entry) makes the kernel open the interpreter at
@@ -106,6 +95,11 @@ for dir in proc sys tmp; do
   [ -d "$root/$dir" ] && rmdir "$root/$dir" 2>/dev/null
   [ ! -e "$root/$dir" ] || die "$root/$dir is not an empty directory"
 done
+# Likewise its /dev/ptmx node, which opens a pseudo-terminal of the devpts
+# mounted beside it, and its empty /dev/pts: the host's serve instead.
+rm -f "$root/dev/ptmx"
+[ -d "$root/dev/pts" ] && rmdir "$root/dev/pts" 2>/dev/null
+[ ! -e "$root/dev/pts" ] || die "$root/dev/pts is not an empty directory"
 
 # Programs of the root read /etc/ssl/certs from the root (qemu looks there
 # first): give them the host's CA bundle, so that pip in the root trusts

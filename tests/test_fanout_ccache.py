@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import remctl
+from emulation import system_program
 from gss_library import mit_gssapi
 from remctl import _memory_ccache
 from remctl.testing import RemctlFleet
@@ -268,7 +269,10 @@ def test_heimdal_takes_the_direct_path(
     server: Any, fleet: RemctlFleet, fresh_ccache: str
 ) -> None:
     heimdal = subprocess.run(
-        ["/sbin/ldconfig", "-p"], capture_output=True, text=True, check=True
+        [system_program("/sbin/ldconfig"), "-p"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     paths = [
         line.rsplit(" ", 1)[1]

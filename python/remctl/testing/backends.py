@@ -103,11 +103,20 @@ class PythonBackend:
     def script(self) -> str:
         """The shell script that runs the program."""
         root = shlex.quote(_remctl_root())
+        # remctld clears the environment: an interpreter run by qemu
+        # user-mode emulation needs its root named again to find its loader.
+        emulated = os.environ.get("QEMU_LD_PREFIX")
+        emulation = (
+            f"QEMU_LD_PREFIX={shlex.quote(emulated)}\nexport QEMU_LD_PREFIX\n"
+            if emulated
+            else ""
+        )
         return (
             "#!/bin/sh\n"
             f"# remctl command {self.command!r}, written by remctl.testing\n"
-            f'PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}}\n'
+            f"PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}}\n"
             "export PYTHONPATH\n"
+            f"{emulation}"
             f'exec {shlex.quote(self.python)} {shlex.quote(self.program)} "$@"\n'
         )
 
