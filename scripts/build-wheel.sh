@@ -48,21 +48,9 @@ max_bytes=$((200 * 1024))
 # What the library may link: the C library and its traditional split-off parts.
 allowed_needed=" libc.so.6 libpthread.so.0 libdl.so.2 libm.so.6 librt.so.1 "
 
-log() { printf 'build-wheel: %s\n' "$*" >&2; }
-die() {
-  log "FAILED: $*"
-  exit 1
-}
-# run NAME COMMAND...: runs COMMAND with its output in $work/NAME.log; on
-# failure shows the end of that log and stops.
-run() {
-  local name=$1
-  shift
-  if ! "$@" >"$work/$name.log" 2>&1; then
-    tail -n 60 "$work/$name.log" >&2
-    die "$name (full log: $work/$name.log)"
-  fi
-}
+script_name=build-wheel
+# shellcheck source=scripts/lib/common.sh
+. "$root/scripts/lib/common.sh"
 
 # readelf and strings read every architecture's ELF files.
 for tool in readelf strings; do
@@ -76,8 +64,8 @@ rm -f "$dist"/remctl-*"_$arch.whl"
 
 # 1. Tools, in their own venv, pinned in scripts/wheel-tools.txt.
 log "tools: $tools"
-[ -x "$tools/bin/python" ] || run tools-venv "$python" -m venv "$tools"
-run tools-install "$tools/bin/python" -m pip install --disable-pip-version-check \
+[ -x "$tools/bin/python" ] || logged tools-venv "$python" -m venv "$tools"
+logged tools-install "$tools/bin/python" -m pip install --disable-pip-version-check \
   -r "$root/scripts/wheel-tools.txt"
 
 # 2. A compiler driver CMake can call: zig cc for glibc 2.17.
@@ -89,7 +77,7 @@ chmod +x "$work/bin/cc"
 
 # 3. sdist, then the wheel from the sdist, compiled with zig.
 log "building sdist and wheel (zig cc -target $arch-linux-gnu.$glibc_max)"
-run build env -u CFLAGS -u LDFLAGS -u CMAKE_ARGS -u SKBUILD_BUILD_DIR \
+logged build env -u CFLAGS -u LDFLAGS -u CMAKE_ARGS -u SKBUILD_BUILD_DIR \
   -u SKBUILD_CMAKE_ARGS CC="$work/bin/cc" "${cross[@]}" \
   "$tools/bin/python" -m build --outdir "$work/raw" -Cbuild.verbose=true \
   -Ccmake.define.REMCTL_WERROR=ON "$root"
@@ -104,7 +92,7 @@ sdist=("$work"/raw/remctl-*.tar.gz)
 [ ${#sdist[@]} -eq 1 ] || die "expected one sdist in $work/raw"
 
 # 4. auditwheel: show, then repair to the manylinux_2_17 tag.
-run auditwheel-show "$tools/bin/auditwheel" show "${raw[0]}"
+logged auditwheel-show "$tools/bin/auditwheel" show "${raw[0]}"
 sed 's/^/  | /' "$work/auditwheel-show.log" >&2
 grep -q "platform tag: \"$plat\"" "$work/auditwheel-show.log" \
   || die "auditwheel does not find the wheel $plat compatible"
@@ -112,7 +100,7 @@ grep -q "platform tag: \"$plat\"" "$work/auditwheel-show.log" \
 # another it is "auto" (the tag its analysis found), checked by name below.
 repair_plat=$plat
 [ ${#cross[@]} -eq 0 ] || repair_plat=auto
-run auditwheel-repair env PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" \
+logged auditwheel-repair env PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" \
   repair --plat "$repair_plat" -w "$work/repaired" "${raw[0]}"
 repaired=("$work"/repaired/remctl-*.whl)
 [ ${#repaired[@]} -eq 1 ] || die "auditwheel repair produced no wheel"
@@ -179,13 +167,13 @@ log "auditwheel: $(grep -o 'New filename tags: .*' "$work/auditwheel-repair.log"
 # 6. The sdist builds and works with only CMake and the host's C compiler.
 if [ "${REMCTL_SKIP_SDIST_CHECK:-0}" != 1 ]; then
   log "installing the sdist into a fresh venv with the host's compiler"
-  run sdist-venv "$python" -m venv "$work/sdist-venv"
-  run sdist-install env -u CC -u CFLAGS -u LDFLAGS -u CMAKE_ARGS \
+  logged sdist-venv "$python" -m venv "$work/sdist-venv"
+  logged sdist-install env -u CC -u CFLAGS -u LDFLAGS -u CMAKE_ARGS \
     -u SKBUILD_BUILD_DIR -u SKBUILD_CMAKE_ARGS \
     "$work/sdist-venv/bin/python" -m pip install --disable-pip-version-check \
     --no-cache-dir -v "$dist/$(basename "${sdist[0]}")"
   compiler=$(grep -o 'C compiler identification is .*' "$work/sdist-install.log" | head -n 1)
-  run sdist-import env -u REMCTL_LIBRARY -u PYTHONPATH -C "$work" \
+  logged sdist-import env -u REMCTL_LIBRARY -u PYTHONPATH -C "$work" \
     "$work/sdist-venv/bin/python" -c '
 import sys, remctl, remctl._library as lib
 path = lib.library_path()

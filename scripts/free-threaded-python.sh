@@ -22,20 +22,9 @@ mirror=${REMCTL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 configure_flags=(--disable-gil --prefix="$prefix" --with-ensurepip=install)
 jobs=${REMCTL_BUILD_JOBS:-2}
 
-log() { printf 'free-threaded-python: %s\n' "$*" >&2; }
-die() {
-  log "FAILED: $*"
-  exit 1
-}
-# quiet NAME COMMAND...: runs COMMAND with output in $work/NAME.log.
-quiet() {
-  local name=$1
-  shift
-  if ! "$@" >"$work/$name.log" 2>&1; then
-    tail -n 40 "$work/$name.log" >&2
-    die "$name (full log: $work/$name.log)"
-  fi
-}
+script_name=free-threaded-python
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 
 # check: the cached interpreter runs with the GIL disabled.
 check() {
@@ -59,16 +48,7 @@ fi
 # needs (ctypes: libffi; pip: ssl, zlib; the rest keeps the stdlib whole).
 deps=(build-essential dpkg-dev pkg-config libffi-dev libssl-dev zlib1g-dev
   libbz2-dev liblzma-dev libsqlite3-dev libreadline-dev uuid-dev xz-utils)
-missing=()
-for p in "${deps[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
-    || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    "${missing[@]}" >&2 || die "apt-get install ${missing[*]}"
-fi
+install_packages "${deps[@]}"
 
 # The source list, then an update of that list alone (the others are kept).
 if [ ! -f "$list" ]; then
@@ -83,7 +63,7 @@ EOF
 fi
 rm -rf "$work"
 mkdir -p "$work/src"
-quiet apt-update apt-get update -q -o Dir::Etc::sourcelist="$list" \
+logged apt-update apt-get update -q -o Dir::Etc::sourcelist="$list" \
   -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0
 log "apt-get source --download-only python3.13"
 (cd "$work/src" && apt-get source -q --download-only python3.13) >"$work/apt-source.log" 2>&1 \
@@ -105,9 +85,9 @@ srcdir=${dirs[0]%/}
 
 rm -rf "$prefix"
 cd "$srcdir"
-quiet configure nice ./configure "${configure_flags[@]}"
-quiet make nice make -j"$jobs"
-quiet install nice make install
+logged configure nice ./configure "${configure_flags[@]}"
+logged make nice make -j"$jobs"
+logged install nice make install
 check || die "$prefix/bin/python3.13t does not run free-threaded"
 stamp_of "$version" >"$prefix/.remctl-ci-stamp"
 cd /
