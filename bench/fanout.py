@@ -15,8 +15,9 @@ the one-line command ``fleet hello`` on every host with:
     remctl-py -f -j 64   our command-line client in fan-out mode
 
 and prints a Markdown table: wall time, time per host, speed-up over the
-remctl(1) loop, peak RSS and the most threads at once (the main thread
-included).  A last row runs
+remctl(1) loop, the client's CPU time per host (user and system, its
+children included: the loop's remctl processes), peak RSS and the most
+threads at once (the main thread included).  A last row runs
 ``fleet kib`` (one line of 1 KiB) on 1,000 hosts, simulated by repeating
 the fleet's hosts, for the peak RSS of holding 1,000 results.  Another
 runs ``run_many`` at concurrency 64 with a ticket cache crowded by 1,000
@@ -70,6 +71,7 @@ class Row:
     threads: int | str
     ok: bool
     note: str = ""
+    cpu: float = 0.0  # user + system seconds of the client (and its children)
 
 
 def log(message: str) -> None:
@@ -79,17 +81,18 @@ def log(message: str) -> None:
 
 def measure(
     argv: list[str], env: dict[str, str], peak_rss: bool = False
-) -> tuple[float, int, int, bytes, bytes]:
-    """Run argv; return wall seconds, peak RSS in KiB (0 if not asked or
-    unknown), exit status, stdout and stderr.
+) -> tuple[float, int, float, int, bytes, bytes]:
+    """Run argv; return wall seconds, peak RSS in KiB and CPU seconds (0 if
+    not asked or unknown), exit status, stdout and stderr.
 
-    The peak RSS comes from GNU time (``%M``: the largest of the process
-    and the children it waited for).  wait4() here would not do: the kernel
-    counts in a child's peak the memory of this process it was forked from.
+    Peak RSS and CPU come from GNU time (``%M``: the largest of the process
+    and the children it waited for; ``%U %S``: user and system time of
+    both).  wait4() here would not do: the kernel counts in a child's peak
+    the memory of this process it was forked from.
     """
     timed = peak_rss and os.path.exists(GNU_TIME)
     if timed:
-        argv = [GNU_TIME, "-f", "%M", *argv]
+        argv = [GNU_TIME, "-f", "%M %U %S", *argv]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         code = subprocess.call(
@@ -99,17 +102,19 @@ def measure(
         out.seek(0)
         err.seek(0)
         output, errors = out.read(), err.read()
-    peak = 0
+    peak, cpu = 0, 0.0
     if timed:
         errors, _, last = errors.rstrip(b"\n").rpartition(b"\n")
-        peak = int(last) if last.isdigit() else 0
-    return wall, peak, code, output, errors
+        fields = last.split()
+        if len(fields) == 3 and fields[0].isdigit():
+            peak, cpu = int(fields[0]), float(fields[1]) + float(fields[2])
+    return wall, peak, cpu, code, output, errors
 
 
 def worker_row(
     client: str, argv: list[str], env: dict[str, str], hosts: int, note: str = ""
 ) -> Row:
-    _, _, code, out, err = measure(argv, env)
+    _, _, _, code, out, err = measure(argv, env)
     try:
         report = json.loads(out.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -125,6 +130,7 @@ def worker_row(
         report.get("threads", "-"),
         bool(report.get("ok")) and code == 0,
         note,
+        report.get("cpu", 0.0),
     )
 
 
@@ -163,13 +169,20 @@ def shell_loop_row(
         'while read -r host; do "$0" -p "$1" "$host" fleet hello || exit 1; done < "$2"'
     )
     argv = ["bash", "-c", script, DEBIAN_CLI, str(port), hosts_file]
-    wall, hwm, code, out, err = measure(argv, env, peak_rss=True)
+    wall, hwm, cpu, code, out, err = measure(argv, env, peak_rss=True)
     want = "".join(f"hello from {host}\n" for host in hosts).encode()
     ok = code == 0 and out == want
     if not ok:
         log(f"remctl(1) loop: exit {code}, {err.decode()[-2000:]}")
     return Row(
-        "remctl(1) loop (bash)", len(hosts), wall, hwm, 1, ok, "one process per host"
+        "remctl(1) loop (bash)",
+        len(hosts),
+        wall,
+        hwm,
+        1,
+        ok,
+        "one process per host",
+        cpu,
     )
 
 
@@ -186,13 +199,20 @@ def cli_row(hosts_file: str, hosts: list[str], port: int, env: dict[str, str]) -
         hosts_file,
         *COMMAND,
     ]
-    wall, hwm, code, out, err = measure(argv, env, peak_rss=True)
+    wall, hwm, cpu, code, out, err = measure(argv, env, peak_rss=True)
     want = sorted(f"{host}: hello from {host}" for host in hosts)
     ok = code == 0 and sorted(out.decode().splitlines()) == want
     if not ok:
         log(f"remctl-py: exit {code}, {err.decode()[-2000:]}")
     return Row(
-        "remctl-py -f FILE -j 64", len(hosts), wall, hwm, "-", ok, "whole process"
+        "remctl-py -f FILE -j 64",
+        len(hosts),
+        wall,
+        hwm,
+        "-",
+        ok,
+        "whole process",
+        cpu,
     )
 
 
@@ -238,6 +258,7 @@ def combine(rounds: list[Row]) -> Row:
         max(threads) if threads else first.threads,
         all(r.ok for r in rounds),
         first.note,
+        statistics.median(r.cpu for r in rounds),
     )
 
 
@@ -245,9 +266,9 @@ def table(rows: list[Row], baseline: Row) -> str:
     lines = [
         (
             "| client | hosts | wall (s) | ms per host | speed-up over remctl(1) loop"
-            " | peak RSS (MiB) | threads |"
+            " | client CPU ms per host | peak RSS (MiB) | threads |"
         ),
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         per_host = 1000 * row.wall / row.hosts if row.hosts else 0.0
@@ -258,11 +279,11 @@ def table(rows: list[Row], baseline: Row) -> str:
         name = row.client + ("" if row.ok else " (FAILED)")
         if row.note:
             name += f" ({row.note})"
+        cpu = f"{1000 * row.cpu / row.hosts:.2f}" if row.cpu and row.hosts else "–"
+        memory = f"{row.hwm_kib / 1024:.1f}" if row.hwm_kib else "–"
         lines.append(
             f"| {name} | {row.hosts} | {row.wall:.2f} | {per_host:.1f} | {ratio}"
-            f" | {row.hwm_kib / 1024:.1f} | {row.threads} |"
-            if row.hwm_kib
-            else f" | – | {row.threads} |"
+            f" | {cpu} | {memory} | {row.threads} |"
         )
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ Prints one line of JSON like fanout_run_many.py.
 
 import json
 import os
+import resource
 import sys
 import time
 
@@ -23,6 +24,12 @@ def status_field(name):
     return 0
 
 
+def cpu_seconds():
+    """User and system CPU time of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main():
     params = json.loads(sys.argv[1])
     sys.path.insert(0, DIST_PACKAGES)
@@ -33,6 +40,7 @@ def main():
         print(json.dumps({"ok": False, "error": f"imported {module}"}))
         return 1
     command = [word.encode() for word in params["command"]]
+    cpu_before = cpu_seconds()
     started = time.monotonic()
     good = 0
     failures = []
@@ -45,9 +53,11 @@ def main():
         if result.status == 0 and result.stdout == f"hello from {host}\n".encode():
             good += 1
     wall = time.monotonic() - started
+    cpu = cpu_seconds() - cpu_before
     report = {
         "ok": good == len(params["hosts"]),
         "wall": wall,
+        "cpu": cpu,
         "hosts": len(params["hosts"]),
         "good": good,
         "hwm_kib": status_field("VmHWM"),

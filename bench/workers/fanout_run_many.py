@@ -16,6 +16,7 @@ did not.
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import threading
 import time
@@ -38,6 +39,12 @@ def expected(kind: str, host: str) -> bytes:
     return b"x" * 1023 + b"\n"
 
 
+def cpu_seconds() -> float:
+    """User and system CPU time of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     params = json.loads(sys.argv[1])
     peak = {"threads": 0}
@@ -50,6 +57,7 @@ def main() -> int:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    cpu_before = cpu_seconds()
     started = time.monotonic()
     results = remctl.run_many(
         params["hosts"],
@@ -60,6 +68,7 @@ def main() -> int:
         ccache=params.get("ccache"),
     )
     wall = time.monotonic() - started
+    cpu = cpu_seconds() - cpu_before
     stop.set()
     sampler.join()
     good = sum(
@@ -73,6 +82,7 @@ def main() -> int:
     report = {
         "ok": good == len(params["hosts"]),
         "wall": wall,
+        "cpu": cpu,
         "hosts": len(results),
         "good": good,
         "hwm_kib": status_field("VmHWM"),
