@@ -53,7 +53,9 @@ log "$(actionlint -version | head -n 1): ${workflows[*]#"$root"/}"
 
 # 2. shellcheck.
 log "$(shellcheck --version | sed -n 's/^version: /shellcheck /p')"
-shellcheck "$root"/scripts/{build-wheel,test-matrix,lint-workflows,test-platforms,arm64-root,free-threaded-python,build-cross}.sh || die "shellcheck"
+# -x follows the sourced scripts/lib/common.sh (its path given from the root).
+(cd "$root" && shellcheck -x scripts/{build-wheel,test-matrix,lint-workflows,test-platforms,arm64-root,free-threaded-python,build-cross}.sh scripts/lib/common.sh) \
+  || die "shellcheck"
 
 # 3. cibuildwheel's build identifiers, with the caller's CIBW_* settings unset.
 # identifiers [--platform P] [VAR=VALUE...] (default platform: linux)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell functions shared by the build and provisioning scripts; sourced
 # (bash). The sourcing script sets script_name first, and work (a directory
 # for logs) before it calls logged.
